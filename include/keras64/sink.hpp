@@ -1,0 +1,74 @@
+// keras64/sink.hpp - where tensors go.
+//
+// A Sink is one output being written. The converter calls begin(plan) once, with every tensor's
+// name, shape and output dtype, then write() with each tensor's bytes in plan order (all chunks
+// of tensor i, in element order, before any of tensor i + 1), then commit(). Output appears at
+// its path only in commit(), by renaming a temporary file or directory that sits beside it; a
+// Sink destroyed without commit() removes everything it wrote. Existing outputs are refused
+// unless SinkOptions::force. One class per output format lives in src/sinks/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keras64/source.hpp"
+#include "keras64/tensor.hpp"
+
+namespace keras64 {
+
+/// One tensor as it will be written.
+struct PlannedTensor {
+  TensorInfo source;      ///< the tensor as the source has it (name, stored dtype, shape, where)
+  DType dtype;            ///< dtype written: float64 for floats, the stored dtype for kept integers
+  std::uint64_t nbytes() const { return source.elements() * info(dtype).size; }
+};
+
+/// Everything a sink needs to know before the first byte.
+struct Plan {
+  SourceInfo source;
+  std::vector<PlannedTensor> tensors;
+  /// The source itself, for sinks that preserve its structure (float64 .weights.h5 / .keras).
+  /// Valid until commit() returns. Sinks that only need the tensors ignore it.
+  Source* origin = nullptr;
+};
+
+struct SinkOptions {
+  bool force = false;    ///< replace an existing output (atomically, after the new one is complete)
+  int level = -1;        ///< compression level for compressing formats; -1: the format's default
+  unsigned threads = 0;  ///< worker threads for compression; 0: one per core
+  bool compress = false; ///< HDF5 outputs: chunked datasets with shuffle + deflate
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+
+  /// Lays out the output (headers, offsets, datasets) in a temporary location.
+  virtual void begin(const Plan& plan) = 0;
+  /// Appends `nbytes` bytes of tensor `index` (little-endian, in PlannedTensor::dtype).
+  virtual void write(std::size_t index, const void* data, std::size_t nbytes) = 0;
+  /// Finishes the output and moves it into place. After commit() the sink does nothing more.
+  virtual void commit() = 0;
+  /// Bytes written to the output so far (for progress and reports).
+  virtual std::uint64_t bytes_written() const = 0;
+
+ protected:
+  Sink() = default;
+};
+
+/// Output formats, by the names the CLI's --to takes: "npy", "npz", "npz-deflate", "memmap", ...
+std::vector<std::string> sink_formats();
+
+/// Creates the sink for `format` writing to `path`. Throws Error{invalid_argument} for an unknown
+/// format, or for an existing `path` without options.force.
+std::unique_ptr<Sink> open_sink(std::string_view format, const std::filesystem::path& path,
+                                const SinkOptions& options = {});
+
+}  // namespace keras64

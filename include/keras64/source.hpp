@@ -1,0 +1,71 @@
+// keras64/source.hpp - where tensors come from.
+//
+// A Source is one opened input: a Keras file of any generation, or one of keras64's own outputs.
+// It lists every tensor before any data is read (so sinks can lay out their files first) and then
+// reads any element range of any tensor into a caller-owned buffer, in the tensor's stored dtype,
+// little-endian, C order. One class per input format lives in src/sources/; open_source() picks
+// the class from the file's bytes, never from its name.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "keras64/tensor.hpp"
+
+namespace keras64 {
+
+/// What kind of file a source was opened from. Stable strings, used in manifests and --json.
+struct SourceInfo {
+  std::string file;            ///< the path given by the user
+  std::string kind;            ///< "keras3", "keras3-weights", "keras3-sharded", "legacy-h5",
+                               ///< "legacy-weights-h5", "npy-dir", "npz", "memmap-dir", "safetensors"
+  std::string keras_version;   ///< as recorded in the file, or empty
+  std::string model_name;      ///< the model's name when known, or empty
+  /// True when the order of tensors() is known to be model.get_weights() order (the architecture
+  /// was available and every layer class is understood). False means file order is used; `note`
+  /// then says why, and front ends must show it.
+  bool order_exact = false;
+  std::string note;
+};
+
+/// Options for opening a source.
+struct OpenOptions {
+  /// A `.keras` file of the same model, giving the architecture to a bare weights file
+  /// (`.weights.h5`, sharded index, legacy weights-only `.h5`). Empty: none.
+  std::filesystem::path model;
+  /// List optimizer variables (after the model's, in optimizer order).
+  bool include_optimizer = false;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  virtual const SourceInfo& info() const = 0;
+  /// Every tensor, in get_weights() order when info().order_exact. Fixed for the Source's life.
+  virtual const std::vector<TensorInfo>& tensors() const = 0;
+
+  /// Reads elements [first, first + count) of tensor `index` (row-major flat positions) into
+  /// `dst`, which must hold count * info(dtype).size bytes. Bytes are little-endian in the
+  /// tensor's stored dtype. Throws Error naming the tensor (TensorInfo::where()) on failure.
+  virtual void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) = 0;
+
+  /// The Keras config.json text of the model, when the source has one (.keras, --model, legacy
+  /// model_config); empty otherwise. Structure-preserving sinks rewrite it.
+  virtual std::string config_json() const { return {}; }
+
+ protected:
+  Source() = default;
+};
+
+/// Opens `path`, detecting its format from its bytes (zip, HDF5, npy/npz, safetensors, a
+/// directory with manifest.json, a sharded `.weights.json` index). Throws Error{io} if it cannot
+/// be read, Error{corrupt} if it is damaged, Error{unsupported} if it is no format keras64 reads.
+std::unique_ptr<Source> open_source(const std::filesystem::path& path, const OpenOptions& opts = {});
+
+}  // namespace keras64
