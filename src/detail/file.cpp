@@ -42,6 +42,14 @@ File File::create(const std::filesystem::path& p) {
   return f;
 }
 
+File File::create_truncate(const std::filesystem::path& p) {
+  File f;
+  f.path_ = p.string();
+  f.fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (f.fd_ < 0) throw io_error(f.path_ + ": cannot create", errno);
+  return f;
+}
+
 std::uint64_t File::size() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) throw io_error(path_ + ": cannot stat", errno);

@@ -23,6 +23,8 @@ class File {
   static File open_read(const std::filesystem::path& p);
   /// Creates a new file for writing; fails if it exists (O_EXCL), mode 0644 less umask.
   static File create(const std::filesystem::path& p);
+  /// Opens for writing, creating or truncating it (for files keras64 itself made, e.g. TempFile).
+  static File create_truncate(const std::filesystem::path& p);
 
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }

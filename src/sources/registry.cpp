@@ -1,0 +1,99 @@
+// Picks the source for a path from its bytes (never its name) and opens it.
+//
+// Each format contributes one probe and one factory to the table below; a probe sees a Sniff,
+// which holds what can be learnt cheaply and once: the first bytes, the zip member names, the
+// HDF5 root attributes and groups.
+#include <hdf5.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <set>
+
+#include "detail/file.hpp"
+#include "detail/h5.hpp"
+#include "detail/zip_reader.hpp"
+#include "keras64/error.hpp"
+#include "sources/sniff.hpp"
+#include "sources/sources.hpp"
+
+namespace fs = std::filesystem;
+
+namespace keras64 {
+namespace detail {
+namespace {
+
+const std::vector<SourceFormat>& formats() {
+  static const std::vector<SourceFormat> table = {
+      {"keras3", [](const Sniff& s) { return s.zip_members.count("config.json") > 0; }, open_keras3_zip},
+      {"keras3-sharded", [](const Sniff& s) { return s.is_json && s.head.find("\"weight_map\"") != std::string::npos; },
+       open_keras3_sharded},
+      {"keras3-weights",
+       [](const Sniff& s) {
+         return s.is_hdf5 && !s.h5_root_attrs.count("layer_names") && !s.h5_root_attrs.count("model_config");
+       },
+       open_keras3_weights},
+  };
+  return table;
+}
+
+herr_t attr_cb(hid_t, const char* name, const H5A_info_t*, void* data) {
+  static_cast<std::set<std::string>*>(data)->insert(name);
+  return 0;
+}
+
+}  // namespace
+
+Sniff sniff(const fs::path& path) {
+  Sniff s;
+  s.path = path;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw io_error(path.string() + ": cannot open", errno);
+  if (S_ISDIR(st.st_mode)) {
+    s.is_dir = true;
+    return s;
+  }
+  File f = File::open_read(path);
+  s.head.resize(4096);
+  s.head.resize(f.pread_some(s.head.data(), s.head.size(), 0));
+  s.size = f.size();
+  const std::size_t first = s.head.find_first_not_of(" \t\r\n");
+  s.is_json = first != std::string::npos && s.head[first] == '{';
+  if (ZipReader::has_signature(path)) {
+    s.is_zip = true;
+    ZipReader zip(path);  // a damaged zip fails here, with the reason
+    for (const auto& e : zip.entries()) s.zip_members.insert(e.name);
+  } else if (h5::has_signature(path.string())) {
+    s.is_hdf5 = true;
+    h5::Id file = h5::open_file(path.string());
+    hsize_t idx = 0;
+    H5Aiterate2(file.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, attr_cb, &s.h5_root_attrs);
+    for (const auto& c : h5::children(file.get()))
+      if (c.kind == h5::ObjKind::group) s.h5_root_groups.insert(c.name);
+  }
+  return s;
+}
+
+}  // namespace detail
+
+std::unique_ptr<Source> open_source(const fs::path& path, const OpenOptions& opts) {
+  using namespace detail;
+  Sniff s;
+  try {
+    s = sniff(path);
+  } catch (const Error& e) {
+    // Messages from the zip and HDF5 layers already start with the path.
+    if (std::string_view(e.what()).starts_with(path.string())) throw;
+    throw e.with_context(path.string());
+  }
+  for (const auto& f : formats())
+    if (f.probe(s)) return f.open(path, opts);
+  std::string what = s.is_dir ? "a directory without a keras64 manifest"
+                     : s.is_zip ? "a zip archive that is neither a .keras model nor an .npz"
+                     : s.is_hdf5 ? "an HDF5 file without a Keras layout"
+                     : "not a format keras64 reads";
+  throw Error(Errc::unsupported, path.string() + ": unrecognised input: " + what);
+}
+
+}  // namespace keras64

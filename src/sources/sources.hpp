@@ -1,0 +1,18 @@
+// Factories of the input formats (one .cpp each) and the registry that picks one by content.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "keras64/source.hpp"
+
+namespace keras64::detail {
+
+/// `.keras` zip archive (config.json + model.weights.h5).
+std::unique_ptr<Source> open_keras3_zip(const std::filesystem::path& path, const OpenOptions& opts);
+/// Keras 3 native weights in one HDF5 file (`.weights.h5`).
+std::unique_ptr<Source> open_keras3_weights(const std::filesystem::path& path, const OpenOptions& opts);
+/// Sharded Keras 3 weights: a `.weights.json` index and its shards.
+std::unique_ptr<Source> open_keras3_sharded(const std::filesystem::path& path, const OpenOptions& opts);
+
+}  // namespace keras64::detail

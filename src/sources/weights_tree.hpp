@@ -1,0 +1,66 @@
+// The datasets and groups of one Keras 3 native weights layout, gathered from one HDF5 file
+// (`.weights.h5`, or `model.weights.h5` inside a `.keras`) or from every shard of a sharded save.
+//
+// Keras shards split a layout over several files, even one vars group over two; the tree is
+// their union, keyed by the dataset's path inside the layout ("layers/dense/vars/0"), so the
+// layout walk and the reader never need to know which file a dataset sits in.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "detail/file.hpp"
+#include "detail/h5.hpp"
+
+namespace keras64::detail {
+
+struct DatasetRef {
+  std::size_t file = 0;  ///< index into the tree's files
+  std::string path;      ///< path inside the layout, no leading '/'
+  h5::DatasetInfo info;
+};
+
+class WeightsTree {
+ public:
+  /// Opens `disk_path` as HDF5 and adds every group and dataset in it. `label` names the file in
+  /// messages ("model.keras:model.weights.h5", "model_00001.weights.h5"). A dataset present in
+  /// two files is Error{corrupt}.
+  void add_file(const std::string& label, const std::string& disk_path);
+
+  bool has_group(const std::string& path) const { return groups_.count(path) > 0; }
+  const DatasetRef* dataset(const std::string& path) const;
+  /// Immediate subgroups / datasets of a group ("" is the root), by name (HDF5 order).
+  std::vector<std::string> subgroups(const std::string& path) const;
+  std::vector<std::string> datasets(const std::string& path) const;
+  const std::map<std::string, DatasetRef>& all_datasets() const { return datasets_; }
+
+  const std::string& label(std::size_t file) const { return files_[file]->label; }
+  std::size_t file_count() const { return files_.size(); }
+  hid_t h5_file(std::size_t file) const { return files_[file]->h5.get(); }
+
+  /// Reads elements [first, first + count) of `ref` as little-endian bytes of its dtype. Contiguous
+  /// unfiltered little-endian datasets are read with pread at their file offset (HDF5 is slower
+  /// for that); everything else goes through H5Dread.
+  void read(const DatasetRef& ref, std::uint64_t first, std::uint64_t count, void* dst);
+
+ private:
+  struct OpenFile {
+    std::string label;
+    h5::Id h5;
+    File raw;
+  };
+  void scan(std::size_t file, hid_t group, const std::string& prefix, int depth);
+
+  std::vector<std::unique_ptr<OpenFile>> files_;
+  std::set<std::string> groups_;
+  std::map<std::string, DatasetRef> datasets_;
+  // The dataset read last stays open: converters read one tensor chunk after chunk.
+  const DatasetRef* open_ref_ = nullptr;
+  h5::Id open_dset_;
+};
+
+}  // namespace keras64::detail
