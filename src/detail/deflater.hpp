@@ -1,0 +1,42 @@
+// Raw deflate (RFC 1951: no zlib or gzip wrapper, as ZIP method 8 stores it) of one stream that
+// arrives in pieces. The ZIP writer only sees this interface, so the compressor behind it can be
+// replaced (e.g. by a parallel block compressor) without touching the container code.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace keras64::detail {
+
+class Deflater {
+ public:
+  /// Receives compressed bytes, in stream order. May throw; the exception propagates out of
+  /// write() / finish().
+  using Output = std::function<void(const void* data, std::size_t n)>;
+
+  virtual ~Deflater() = default;
+  Deflater(const Deflater&) = delete;
+  Deflater& operator=(const Deflater&) = delete;
+
+  /// Compresses `n` bytes. Compressed output may be delivered now or during a later call.
+  virtual void write(const void* data, std::size_t n) = 0;
+  /// Ends the stream and delivers every remaining compressed byte. Call exactly once.
+  virtual void finish() = 0;
+
+ protected:
+  Deflater() = default;
+};
+
+/// Worst-case compressed size of `n` input bytes, with room for any block framing a compressor
+/// may add (stored blocks, flush markers). Used to decide up front whether a ZIP local header
+/// needs ZIP64 sizes.
+inline std::uint64_t deflate_bound(std::uint64_t n) { return n + (n >> 8) + 1024; }
+
+/// A deflater at `level` (-1: zlib's default, 6; else 0..9; anything else is
+/// Error{invalid_argument}). `threads` is a hint (0: one per core); the current implementation
+/// is zlib's and uses one thread. Memory use is fixed (about 400 KiB), whatever the input size.
+std::unique_ptr<Deflater> make_deflater(int level, unsigned threads, Deflater::Output out);
+
+}  // namespace keras64::detail
