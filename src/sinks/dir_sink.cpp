@@ -1,0 +1,80 @@
+#include "sinks/dir_sink.hpp"
+
+#include "detail/error_path.hpp"
+#include "keras64/error.hpp"
+
+namespace keras64::detail {
+
+DirSink::DirSink(std::filesystem::path target, const SinkOptions& options, std::string format,
+                 std::string extension)
+    : target_(std::move(target)), force_(options.force), format_(std::move(format)),
+      extension_(std::move(extension)) {
+  check_output_target(target_, force_);
+}
+
+std::string DirSink::header(std::size_t) const { return {}; }
+std::string DirSink::note() const { return {}; }
+
+// File names the temporary directory; the user knows the output by the path they gave.
+void DirSink::rethrow(const std::string& name) const {
+  try {
+    throw;
+  } catch (const Error& e) {
+    throw replace_context(e, (pending_->temp() / name).string(), (target_ / name).string());
+  }
+}
+
+void DirSink::on_begin() {
+  pending_.emplace(target_, force_, PendingOutput::Kind::directory);
+  files_.reserve(plan().tensors.size());
+  for (std::size_t i = 0; i < plan().tensors.size(); ++i)
+    files_.push_back({"weight_" + std::to_string(i) + extension_, header(i).size()});
+}
+
+void DirSink::on_open(std::size_t index) {
+  const std::string& name = files_[index].file;
+  current_ = index;
+  try {
+    file_ = File::create(pending_->temp() / name);
+    const std::string h = header(index);
+    file_.write_all(h.data(), h.size());
+    bytes_ += h.size();
+  } catch (...) {
+    rethrow(name);
+  }
+}
+
+void DirSink::on_append(const void* data, std::size_t n) {
+  try {
+    file_.write_all(data, n);
+  } catch (...) {
+    rethrow(files_[current_].file);
+  }
+  bytes_ += n;
+}
+
+void DirSink::on_close(std::size_t index) {
+  try {
+    file_.sync();
+    file_.close();
+  } catch (...) {
+    rethrow(files_[index].file);
+  }
+}
+
+void DirSink::on_commit() {
+  const std::string text = make_manifest(plan(), format_, files_, note());
+  try {
+    File f = File::create(pending_->temp() / "manifest.json");
+    f.write_all(text.data(), text.size());
+    f.sync();
+    f.close();
+  } catch (...) {
+    rethrow("manifest.json");
+  }
+  bytes_ += text.size();
+  sync_directory(pending_->temp());
+  pending_->commit();
+}
+
+}  // namespace keras64::detail

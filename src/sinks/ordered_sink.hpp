@@ -1,0 +1,61 @@
+// The contract checks every streaming sink shares. Sink::write() must deliver each tensor's
+// exact nbytes() in plan order; OrderedSink enforces that (Error{internal} otherwise) and turns
+// the byte stream into per-tensor events, zero-size tensors included, so a format only says how
+// to open, fill and close one tensor's storage.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+
+#include "keras64/sink.hpp"
+
+namespace keras64::detail {
+
+class OrderedSink : public Sink {
+ public:
+  void begin(const Plan& plan) final;
+  void write(std::size_t index, const void* data, std::size_t nbytes) final;
+  void commit() final;
+  std::uint64_t bytes_written() const final { return bytes_; }
+
+ protected:
+  OrderedSink() = default;
+
+  /// The plan given to begin() (Plan::origin is not kept).
+  const Plan& plan() const { return plan_; }
+
+  /// Creates the temporary output. Called once, from begin().
+  virtual void on_begin() = 0;
+  /// Tensor `index` starts; every tensor is opened once, in order, then closed.
+  virtual void on_open(std::size_t index) = 0;
+  /// Next bytes of the open tensor; the total is exactly its nbytes().
+  virtual void on_append(const void* data, std::size_t n) = 0;
+  virtual void on_close(std::size_t index) = 0;
+  /// Every tensor is closed: finish, sync and move the output into place.
+  virtual void on_commit() = 0;
+
+  std::uint64_t bytes_ = 0;  ///< output bytes so far; subclasses count what they write
+
+ private:
+  void open_through(std::size_t index);
+  void close_open_tensor();
+  std::string tensor_name(std::size_t index) const;
+
+  enum class State { fresh, writing, committed, failed };
+  Plan plan_;
+  State state_ = State::fresh;
+  std::size_t opened_ = 0;  // tensors opened so far; the open one (if any) is opened_ - 1
+  bool open_ = false;
+  std::uint64_t done_ = 0;  // bytes of the open tensor so far
+};
+
+/// Refuses an existing `target` unless `force`, and a missing parent directory, with
+/// PendingOutput's errors - so open_sink() fails before any work, not at begin().
+void check_output_target(const std::filesystem::path& target, bool force);
+
+/// fsync a directory so that the names created in it are durable before it is renamed. Best
+/// effort: some file systems refuse fsync on directories.
+void sync_directory(const std::filesystem::path& dir) noexcept;
+
+}  // namespace keras64::detail
