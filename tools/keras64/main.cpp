@@ -1,1 +1,70 @@
-int main() { return 0; }
+// keras64 command-line tool: argument parsing and error reporting only; the work is in the
+// library. Exit statuses: 0 ok, 1 differences found (diff), 2 bad arguments, 3 I/O error,
+// 4 corrupt input, 5 unsupported input, 6 mismatch between inputs, 70 internal error,
+// 130 interrupted.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "cli.hpp"
+
+namespace keras64::cli {
+std::atomic<bool> g_cancel{false};
+}
+
+namespace {
+
+void on_signal(int sig) {
+  // First signal: ask the running conversion to stop and clean up. Second: die at once.
+  keras64::cli::g_cancel.store(true);
+  std::signal(sig, SIG_DFL);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace keras64;
+  CLI::App app{"keras64: save Keras models in 64-bit form (float64 weights), streaming in bounded memory"};
+  app.set_version_flag("--version", "keras64 0.1.0");
+  app.require_subcommand(1);
+  cli::Common common;
+  struct Entry { CLI::App* sub; cli::Runner run; };
+  std::vector<Entry> commands;
+  auto add = [&](const char* name, const char* help, cli::Runner (*fn)(CLI::App&, cli::Common&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    sub->add_flag("--json", common.json, "Print a machine-readable JSON result on stdout");
+    sub->add_flag("-q,--quiet", common.quiet, "No progress bar and no summary");
+    commands.push_back({sub, fn(*sub, common)});
+  };
+  add("inspect", "List the tensors of a weights file in model.get_weights() order", cli::add_inspect);
+  add("convert", "Write the weights as float64: npy, npz, npz-deflate, memmap, ...", cli::add_convert);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return e.get_exit_code() == 0 ? app.exit(e) : (app.exit(e), 2);
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  for (auto& c : commands) {
+    if (!c.sub->parsed()) continue;
+    try {
+      return c.run();
+    } catch (const Error& e) {
+      cli::end_progress();
+      std::cerr << "keras64: error: " << e.what() << "\n";
+      if (common.json)
+        std::cout << nlohmann::json{{"ok", false}, {"error", {{"code", errc_name(e.code())}, {"message", e.what()}}}}.dump(2) << "\n";
+      return exit_code(e.code());
+    } catch (const std::bad_alloc&) {
+      cli::end_progress();
+      std::cerr << "keras64: error: out of memory\n";
+      return 70;
+    } catch (const std::exception& e) {
+      cli::end_progress();
+      std::cerr << "keras64: internal error: " << e.what() << "\n";
+      return 70;
+    }
+  }
+  return 2;
+}

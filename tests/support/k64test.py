@@ -1,0 +1,54 @@
+"""Helpers shared by the Python-side tests: where the CLI and the golden data are, running it."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+CLI = os.environ.get("KERAS64_CLI", "keras64")
+DATA = Path(os.environ.get("KERAS64_TEST_DATA", Path(__file__).resolve().parents[1] / "data"))
+GOLDEN = DATA / "golden"
+MODELS = sorted(p.name for p in GOLDEN.iterdir() if (p / "expected" / "manifest.json").exists())
+
+
+def run(*args, check=True):
+    """Runs the keras64 CLI; returns the CompletedProcess (text mode)."""
+    p = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if check and p.returncode != 0:
+        raise AssertionError(f"keras64 {' '.join(map(str, args))} exited {p.returncode}:\n{p.stderr}")
+    return p
+
+
+def manifest(model):
+    return json.loads((GOLDEN / model / "expected" / "manifest.json").read_text())
+
+
+def expected_f64(model):
+    """The golden get_weights() arrays as float64 (integers kept), in order."""
+    with np.load(GOLDEN / model / "expected" / "weights_f64.npz") as d:
+        return [d[k] for k in d.files]
+
+
+def assert_bit_equal(got, want, what=""):
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    g = np.ascontiguousarray(got).view(np.uint8)
+    w = np.ascontiguousarray(want).view(np.uint8)
+    assert np.array_equal(g, w), f"{what}: values differ"
+
+
+def load_classic(form, out):
+    """Reads an output the way the numpy recipe's users do, with no help from keras64."""
+    out = Path(out)
+    if form == "npy":
+        n = len(list(out.glob("weight_*.npy")))
+        return [np.load(f"{out}/weight_{i}.npy") for i in range(n)]
+    if form in ("npz", "npz-deflate"):
+        data = np.load(out)
+        return [data[k] for k in data.files]
+    if form == "memmap":
+        m = json.loads((out / "manifest.json").read_text())
+        return [np.array(np.memmap(out / t["file"], dtype=t["dtype"], mode="r", shape=tuple(t["shape"])))
+                if t["nbytes"] else np.zeros(t["shape"], dtype=t["dtype"]) for t in m["tensors"]]
+    raise ValueError(form)

@@ -1,0 +1,39 @@
+// Shared pieces of the keras64 command-line tool. The tool only calls the public keras64 API.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "keras64/convert.hpp"
+#include "keras64/error.hpp"
+
+namespace keras64::cli {
+
+/// Options every command shares.
+struct Common {
+  bool json = false;   ///< machine-readable result on stdout
+  bool quiet = false;  ///< no progress, no summary
+};
+
+/// A subcommand: registers its options on `app` and returns the function that runs it, which
+/// returns the process exit status (errors are thrown as keras64::Error).
+using Runner = std::function<int()>;
+Runner add_inspect(CLI::App& app, Common& common);
+Runner add_convert(CLI::App& app, Common& common);
+
+/// Set by SIGINT/SIGTERM; long operations pass it as ConvertOptions::cancel.
+extern std::atomic<bool> g_cancel;
+
+/// A progress callback that draws a one-line bar on stderr when it is a terminal, or nothing.
+std::function<void(const Progress&)> make_progress(const Common& common);
+/// Clears the progress line, if one was drawn.
+void end_progress();
+
+std::string human_bytes(std::uint64_t n);
+nlohmann::json tensor_json(const TensorInfo& t, std::size_t index);
+nlohmann::json source_json(const SourceInfo& s);
+
+}  // namespace keras64::cli
