@@ -29,6 +29,12 @@ const std::vector<SourceFormat>& formats() {
       {"keras3", [](const Sniff& s) { return s.zip_members.count("config.json") > 0; }, open_keras3_zip},
       {"keras3-sharded", [](const Sniff& s) { return s.is_json && s.head.find("\"weight_map\"") != std::string::npos; },
        open_keras3_sharded},
+      {"legacy-h5",
+       [](const Sniff& s) {
+         return s.is_hdf5 && (s.h5_root_attrs.count("model_config") || s.h5_root_attrs.count("layer_names") ||
+                              s.h5_root_attrs.count("layer_names0") || s.h5_root_groups.count("model_weights"));
+       },
+       open_legacy_h5},
       {"keras3-weights",
        [](const Sniff& s) {
          return s.is_hdf5 && !s.h5_root_attrs.count("layer_names") && !s.h5_root_attrs.count("model_config");

@@ -15,4 +15,8 @@ std::unique_ptr<Source> open_keras3_weights(const std::filesystem::path& path, c
 /// Sharded Keras 3 weights: a `.weights.json` index and its shards.
 std::unique_ptr<Source> open_keras3_sharded(const std::filesystem::path& path, const OpenOptions& opts);
 
+/// Legacy HDF5 (Keras 1/2, tf.keras, Keras 3 legacy writer): full model (`model_weights/` +
+/// `model_config`) or weights only (`layer_names` at the root).
+std::unique_ptr<Source> open_legacy_h5(const std::filesystem::path& path, const OpenOptions& opts);
+
 }  // namespace keras64::detail

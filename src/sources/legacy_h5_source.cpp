@@ -1,0 +1,245 @@
+// Legacy HDF5 models: `model.save("x.h5")` (full model) and `save_weights("x.h5")` (weights only)
+// of Keras 1.x, Keras 2.x, tf.keras and Keras 3's legacy writer. Layout: docs/keras-formats.md §6-§7.
+//
+//   /                          attrs model_config (JSON), keras_version, backend, training_config
+//   /model_weights             attrs layer_names (or layer_names0, layer_names1, ... when large)
+//   /model_weights/<layer>     attr weight_names; datasets at <layer>/<weight name>, where the
+//                              name's '/' make nested groups ("dense/mlp/dense/kernel")
+//   /optimizer_weights         attr weight_names; datasets at optimizer_weights/<weight name>
+// A weights-only file has the model_weights content at its root.
+//
+// Tensor order: layer_names x weight_names, each layer reordered into get_weights() order by
+// sources/legacy_layout.hpp with the help of the model config (the file's own model_config, or
+// the --model archive's config.json for a weights-only file).
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+
+#include "detail/h5.hpp"
+#include "detail/zip_reader.hpp"
+#include "keras64/error.hpp"
+#include "sources/legacy_layout.hpp"
+#include "sources/sources.hpp"
+#include "sources/weights_tree.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace keras64::detail {
+namespace {
+
+json parse_json(const std::string& text, const std::string& where) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(Errc::corrupt, where + ": invalid JSON: " + e.what());
+  }
+}
+
+std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+
+class LegacyH5Source final : public Source {
+ public:
+  // Runs f, adding "<file>:<where>" to any Error it throws.
+  template <class F>
+  auto guarded(const std::string& where, F&& f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const Error& e) {
+      throw e.with_context(label_ + ":" + where);
+    }
+  }
+
+  const SourceInfo& info() const override { return info_; }
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  std::string config_json() const override { return config_text_; }
+  void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
+    if (index >= refs_.size() || first + count > tensors_[index].elements() || first + count < first)
+      throw Error(Errc::internal, "read out of range");
+    tree_.read(*refs_[index], first, count, dst);
+  }
+
+  void open(const fs::path& path, const OpenOptions& opts) {
+    label_ = path.string();
+    info_.file = label_;
+    tree_.add_file(label_, label_);
+    const hid_t root = tree_.h5_file(0);
+    const bool full = tree_.has_group("model_weights") && !has_names(root, "layer_names");
+    info_.kind = full ? "legacy-h5" : "legacy-weights-h5";
+    base_ = full ? "model_weights" : "";
+    h5::Id weights_group;
+    hid_t wg = root;
+    if (full) {
+      weights_group = guarded("/model_weights", [&] { return h5::open_group(root, "model_weights"); });
+      wg = weights_group.get();
+    }
+
+    info_.keras_version = string_attr(root, "", "keras_version");
+    if (info_.keras_version.empty() && full) info_.keras_version = string_attr(wg, base_, "keras_version");
+    if (full) {
+      config_text_ = string_attr(root, "", "model_config");
+      if (!config_text_.empty()) config_ = parse_json(config_text_, label_ + ":/: attribute model_config");
+    } else if (!opts.model.empty()) {
+      load_architecture(opts.model);
+    }
+    if (config_.is_object() && config_.contains("config") && config_["config"].is_object())
+      info_.model_name = config_["config"].value("name", "");
+
+    if (!has_names(wg, "layer_names"))
+      throw Error(Errc::corrupt, label_ + ":/" + base_ + ": no layer_names attribute");
+    const std::vector<std::string> layers = names(wg, base_, "layer_names");
+    std::vector<const json*> layer_cfg(layers.size(), nullptr);
+    if (!config_.is_null()) {
+      const std::string where = label_ + ":/" + base_ + (model_label_.empty() ? "" : " (architecture: " + model_label_ + ")");
+      layer_cfg = match_config_layers(config_, layers, where);
+    }
+
+    info_.order_exact = true;
+    // The model's own variables (Keras 3 subclassed models), saved apart from the layers; in
+    // get_weights() they come first.
+    const std::string top = join(base_, "top_level_model_weights");
+    if (tree_.has_group(top) && !std::count(layers.begin(), layers.end(), "top_level_model_weights") &&
+        has_names(guarded("/" + top, [&] { return h5::open_group(root, top); }).get(), "weight_names"))
+      add_layer("top_level_model_weights", "", nullptr, Role::model);
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      if (!seen.insert(layers[i]).second)
+        throw Error(Errc::corrupt, label_ + ":/" + base_ + ": layer_names lists '" + layers[i] + "' twice");
+      add_layer(layers[i], layers[i], layer_cfg[i], Role::model);
+    }
+    if (opts.include_optimizer && tree_.has_group("optimizer_weights")) add_optimizer(root);
+  }
+
+ private:
+  // Keras 2 splits attributes over 64512 bytes into name0, name1, ... (save_attributes_to_hdf5_group).
+  static bool has_names(hid_t obj, const std::string& name) {
+    return h5::has_attr(obj, name) || h5::has_attr(obj, name + "0");
+  }
+
+  std::vector<std::string> names(hid_t obj, const std::string& path, const std::string& name) {
+    return guarded("/" + path, [&] {
+      if (h5::has_attr(obj, name)) return h5::read_string_array_attr(obj, name);
+      std::vector<std::string> out;
+      for (int chunk = 0; h5::has_attr(obj, name + std::to_string(chunk)); ++chunk)
+        for (auto& s : h5::read_string_array_attr(obj, name + std::to_string(chunk))) out.push_back(std::move(s));
+      return out;
+    });
+  }
+
+  std::string string_attr(hid_t obj, const std::string& path, const std::string& name) {
+    return guarded("/" + path, [&] { return h5::read_string_attr(obj, name).value_or(""); });
+  }
+
+  void load_architecture(const fs::path& model) {
+    model_label_ = model.string();
+    if (ZipReader::has_signature(model)) {
+      ZipReader zip(model);
+      const ZipEntry* cfg = zip.find("config.json");
+      if (!cfg) throw Error(Errc::invalid_argument, model_label_ + ": --model archive has no config.json");
+      config_text_ = zip.read_all(*cfg);
+      config_ = parse_json(config_text_, model_label_ + ":config.json");
+    } else if (h5::has_signature(model.string())) {
+      h5::Id f = [&] {
+        try {
+          return h5::open_file(model.string());
+        } catch (const Error& e) {
+          throw e.with_context(model_label_);
+        }
+      }();
+      auto text = h5::read_string_attr(f.get(), "model_config");
+      if (!text) throw Error(Errc::invalid_argument, model_label_ + ": --model HDF5 file has no model_config attribute");
+      config_text_ = *text;
+      config_ = parse_json(config_text_, model_label_ + ":/: attribute model_config");
+    } else {
+      detail::File::open_read(model);  // a missing file is an io error
+      throw Error(Errc::invalid_argument, model_label_ + ": --model must be a .keras archive or a full-model .h5");
+    }
+  }
+
+  void add_layer(const std::string& group, const std::string& layer, const json* cfg, Role role) {
+    const std::string gpath = join(base_, group);
+    if (!tree_.has_group(gpath))
+      throw Error(Errc::corrupt, label_ + ":/" + gpath + ": missing group for layer '" + group + "' (listed in layer_names)");
+    h5::Id g = guarded("/" + gpath, [&] { return h5::open_group(tree_.h5_file(0), gpath); });
+    if (!has_names(g.get(), "weight_names"))
+      throw Error(Errc::corrupt, label_ + ":/" + gpath + ": layer '" + group + "' has no weight_names attribute");
+    const std::vector<std::string> weights = names(g.get(), gpath, "weight_names");
+    std::vector<std::string> paths;
+    std::vector<const DatasetRef*> refs;
+    std::set<std::string> seen;
+    for (const auto& w : weights) {
+      const std::string dpath = join(gpath, w);
+      const DatasetRef* ref = tree_.dataset(dpath);
+      if (!ref)
+        throw Error(Errc::corrupt, label_ + ":/" + dpath + ": missing dataset: layer '" + group +
+                                       "' lists weight '" + w + "' in weight_names");
+      if (!seen.insert(w).second)
+        throw Error(Errc::corrupt, label_ + ":/" + dpath + ": layer '" + group + "' lists weight '" + w + "' twice");
+      paths.push_back(strip_tf_suffix(w));
+      refs.push_back(ref);
+    }
+    const std::string name = cfg ? config_layer_name(*cfg) : "";
+    LegacyLayerOrder order = legacy_layer_order(name.empty() ? group : name, paths, cfg);
+    if (!order.exact && info_.order_exact) {
+      info_.order_exact = false;
+      info_.note = order.note;
+    }
+    for (std::size_t k : order.order) {
+      TensorInfo t;
+      t.name = join(group, weights[k]);
+      t.dtype = refs[k]->info.dtype;
+      t.shape = refs[k]->info.shape;
+      t.role = role;
+      t.file = label_;
+      t.dataset = "/" + refs[k]->path;
+      t.layer = layer;
+      t.keras_path = paths[k];
+      tensors_.push_back(std::move(t));
+      refs_.push_back(refs[k]);
+    }
+  }
+
+  void add_optimizer(hid_t root) {
+    h5::Id g = guarded("/optimizer_weights", [&] { return h5::open_group(root, "optimizer_weights"); });
+    if (!has_names(g.get(), "weight_names"))
+      throw Error(Errc::corrupt, label_ + ":/optimizer_weights: no weight_names attribute");
+    for (const auto& w : names(g.get(), "optimizer_weights", "weight_names")) {
+      const std::string dpath = join("optimizer_weights", w);
+      const DatasetRef* ref = tree_.dataset(dpath);
+      if (!ref)
+        throw Error(Errc::corrupt, label_ + ":/" + dpath + ": missing dataset: optimizer_weights lists weight '" + w + "' in weight_names");
+      TensorInfo t;
+      t.name = dpath;
+      t.dtype = ref->info.dtype;
+      t.shape = ref->info.shape;
+      t.role = Role::optimizer;
+      t.file = label_;
+      t.dataset = "/" + dpath;
+      t.layer = "optimizer";
+      t.keras_path = strip_tf_suffix(w);
+      tensors_.push_back(std::move(t));
+      refs_.push_back(ref);
+    }
+  }
+
+  SourceInfo info_;
+  WeightsTree tree_;
+  std::string label_;
+  std::string base_;  // "model_weights" or "" (weights-only)
+  std::string config_text_;
+  json config_;
+  std::string model_label_;  // the --model file, when it gave the architecture
+  std::vector<TensorInfo> tensors_;
+  std::vector<const DatasetRef*> refs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Source> open_legacy_h5(const fs::path& path, const OpenOptions& opts) {
+  auto src = std::make_unique<LegacyH5Source>();
+  src->open(path, opts);
+  return src;
+}
+
+}  // namespace keras64::detail
