@@ -17,7 +17,8 @@ class ZlibDeflater final : public Deflater {
     // windowBits -15: raw deflate; memLevel 8 and the default strategy match Python's zipfile
     // (what np.savez_compressed uses), so our output compresses as well as numpy's.
     if (deflateInit2(&zs_, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-      throw Error(Errc::internal, "deflate: cannot initialise zlib (level " + std::to_string(level) + ")");
+      throw Error(Errc::internal,
+                  "deflate: cannot initialise zlib (level " + std::to_string(level) + ")");
   }
   ~ZlibDeflater() override { deflateEnd(&zs_); }
 
@@ -47,10 +48,12 @@ class ZlibDeflater final : public Deflater {
       zs_.avail_out = static_cast<uInt>(buf_.size());
       const int rc = deflate(&zs_, flush);
       if (rc == Z_STREAM_ERROR)
-        throw Error(Errc::internal, std::string("deflate failed: ") + (zs_.msg ? zs_.msg : "stream error"));
+        throw Error(Errc::internal,
+                    std::string("deflate failed: ") + (zs_.msg ? zs_.msg : "stream error"));
       const std::size_t produced = buf_.size() - zs_.avail_out;
       if (produced) out_(buf_.data(), produced);
-      if (flush == Z_FINISH ? rc == Z_STREAM_END : (zs_.avail_in == 0 && zs_.avail_out != 0)) return;
+      if (flush == Z_FINISH ? rc == Z_STREAM_END : (zs_.avail_in == 0 && zs_.avail_out != 0))
+        return;
     }
   }
 
@@ -63,8 +66,8 @@ class ZlibDeflater final : public Deflater {
 
 std::unique_ptr<Deflater> make_deflater(int level, unsigned /*threads*/, Deflater::Output out) {
   if (level < -1 || level > 9)
-    throw Error(Errc::invalid_argument,
-                "deflate level " + std::to_string(level) + " is out of range (0-9, or -1 for the default)");
+    throw Error(Errc::invalid_argument, "deflate level " + std::to_string(level) +
+                                            " is out of range (0-9, or -1 for the default)");
   return std::make_unique<ZlibDeflater>(level, std::move(out));
 }
 

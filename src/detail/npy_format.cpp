@@ -14,8 +14,8 @@ namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr std::size_t kMagicLen = 6;
-constexpr std::size_t kAlign = 64;          // numpy.lib.format.ARRAY_ALIGN
-constexpr std::size_t kGrowthDigits = 21;   // numpy.lib.format.GROWTH_AXIS_MAX_DIGITS
+constexpr std::size_t kAlign = 64;         // numpy.lib.format.ARRAY_ALIGN
+constexpr std::size_t kGrowthDigits = 21;  // numpy.lib.format.GROWTH_AXIS_MAX_DIGITS
 
 [[noreturn]] void corrupt(const std::string& what) {
   throw Error(Errc::corrupt, "npy header: " + what);
@@ -194,7 +194,8 @@ class DictParser {
       v = v * 10 + digit;
       ++pos_;
     }
-    if (pos_ == start) fail(s_.substr(pos_, 1) == "-" ? "negative dimension" : "expected a dimension");
+    if (pos_ == start)
+      fail(s_.substr(pos_, 1) == "-" ? "negative dimension" : "expected a dimension");
     if (pos_ < s_.size() && (s_[pos_] == 'L' || s_[pos_] == 'l')) ++pos_;  // Python 2 long
     return v;
   }
@@ -284,7 +285,8 @@ std::uint64_t npy_header_length(const void* prefix, std::size_t n) {
 NpyHeader parse_npy_header(const void* data, std::size_t n) {
   const std::uint64_t total = npy_header_length(data, n);
   if (n < total)
-    corrupt("truncated: header needs " + std::to_string(total) + " bytes, have " + std::to_string(n));
+    corrupt("truncated: header needs " + std::to_string(total) + " bytes, have " +
+            std::to_string(n));
   const std::size_t start = static_cast<const unsigned char*>(data)[6] == 1 ? 10 : 12;
   const std::string_view text(static_cast<const char*>(data) + start,
                               static_cast<std::size_t>(total) - start);

@@ -19,8 +19,8 @@ constexpr std::uint32_t kLocator64Sig = 0x07064b50;
 constexpr std::uint16_t kUtf8Flag = 0x0800;  // general purpose bit 11: names are UTF-8
 constexpr std::uint16_t kDosTime = 0;        // 00:00:00
 constexpr std::uint16_t kDosDate = (0 << 9) | (1 << 5) | 1;  // 1980-01-01: the earliest DOS date
-constexpr std::uint16_t kVersion = 20;       // 2.0: deflate
-constexpr std::uint16_t kVersion64 = 45;     // 4.5: ZIP64
+constexpr std::uint16_t kVersion = 20;                       // 2.0: deflate
+constexpr std::uint16_t kVersion64 = 45;                     // 4.5: ZIP64
 constexpr std::uint16_t kMadeByUnix = 3 << 8;
 constexpr std::uint32_t kRegularFile0644 = 0100644u << 16;  // Unix mode in the external attributes
 constexpr std::size_t kLocalHeaderSize = 30;
@@ -40,8 +40,10 @@ void put64(std::string& b, std::uint64_t v) {
 }  // namespace
 
 ZipWriter::ZipWriter(File& file, std::string shown, std::uint64_t zip64_threshold, unsigned threads)
-    : file_(file), shown_(std::move(shown)),
-      threshold_(std::min(zip64_threshold, kZip64Limit)), threads_(threads) {}
+    : file_(file),
+      shown_(std::move(shown)),
+      threshold_(std::min(zip64_threshold, kZip64Limit)),
+      threads_(threads) {}
 
 ZipWriter::~ZipWriter() = default;
 
@@ -69,12 +71,19 @@ void ZipWriter::put(const void* data, std::size_t n) {
 void ZipWriter::begin_member(std::string name, std::uint64_t uncompressed_size, Method method,
                              int level) {
   if (open_ || finished_)
-    throw Error(Errc::internal, shown_ + ": zip member " + name +
-                                    (finished_ ? " begun after finish()" : " begun while another is open"));
+    throw Error(Errc::internal,
+                shown_ + ": zip member " + name +
+                    (finished_ ? " begun after finish()" : " begun while another is open"));
   if (name.empty() || name.size() > 0xFFFF)
-    throw Error(Errc::internal, shown_ + ": bad zip member name length " + std::to_string(name.size()));
+    throw Error(Errc::internal,
+                shown_ + ": bad zip member name length " + std::to_string(name.size()));
   const bool stored = method == Method::stored;
-  Entry e{std::move(name), method, 0, uncompressed_size, stored ? uncompressed_size : 0, offset_, false};
+  Entry e;
+  e.name = std::move(name);
+  e.method = method;
+  e.size = uncompressed_size;
+  e.csize = stored ? uncompressed_size : 0;
+  e.offset = offset_;
   e.local_zip64 = (stored ? uncompressed_size : deflate_bound(uncompressed_size)) >= threshold_;
   // The deflater is made first: a bad level must fail before anything is written.
   if (!stored)
@@ -116,7 +125,8 @@ void ZipWriter::write(const void* data, std::size_t n) {
   if (!open_) throw Error(Errc::internal, shown_ + ": zip write with no member open");
   Entry& e = entries_.back();
   if (n > e.size - written_)
-    throw Error(Errc::internal, where() + ": more data than the declared " + std::to_string(e.size) + " bytes");
+    throw Error(Errc::internal,
+                where() + ": more data than the declared " + std::to_string(e.size) + " bytes");
   if (n == 0) return;
   e.crc = static_cast<std::uint32_t>(crc32_z(e.crc, static_cast<const Bytef*>(data), n));
   written_ += n;
@@ -148,8 +158,10 @@ void ZipWriter::patch_local_header() {
   std::string crc;
   put32(crc, e.crc);
   std::string csize;
-  if (e.local_zip64) put64(csize, e.csize);
-  else put32(csize, static_cast<std::uint32_t>(e.csize));
+  if (e.local_zip64)
+    put64(csize, e.csize);
+  else
+    put32(csize, static_cast<std::uint32_t>(e.csize));
   const std::uint64_t csize_at =
       e.local_zip64 ? e.offset + kLocalHeaderSize + e.name.size() + 4 + 8 : e.offset + 18;
   try {

@@ -58,12 +58,12 @@ class ZipWriter {
  private:
   struct Entry {
     std::string name;
-    Method method;
-    std::uint32_t crc;
-    std::uint64_t size;
-    std::uint64_t csize;
-    std::uint64_t offset;
-    bool local_zip64;
+    Method method = Method::stored;
+    std::uint32_t crc = 0;
+    std::uint64_t size = 0;    // uncompressed
+    std::uint64_t csize = 0;   // compressed (= size when stored)
+    std::uint64_t offset = 0;  // of the local header
+    bool local_zip64 = false;  // the local header carries a ZIP64 extra
   };
 
   void put(const void* data, std::size_t n);  // appends to the file, counting offset_

@@ -7,7 +7,9 @@ namespace keras64::detail {
 
 DirSink::DirSink(std::filesystem::path target, const SinkOptions& options, std::string format,
                  std::string extension)
-    : target_(std::move(target)), force_(options.force), format_(std::move(format)),
+    : target_(std::move(target)),
+      force_(options.force),
+      format_(std::move(format)),
       extension_(std::move(extension)) {
   check_output_target(target_, force_);
 }

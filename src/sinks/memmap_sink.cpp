@@ -30,7 +30,8 @@ class MemmapSink final : public DirSink {
 
 }  // namespace
 
-std::unique_ptr<Sink> make_memmap_sink(const std::filesystem::path& path, const SinkOptions& options) {
+std::unique_ptr<Sink> make_memmap_sink(const std::filesystem::path& path,
+                                       const SinkOptions& options) {
   return std::make_unique<MemmapSink>(path, options);
 }
 

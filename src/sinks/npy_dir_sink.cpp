@@ -22,7 +22,8 @@ class NpyDirSink final : public DirSink {
 
 }  // namespace
 
-std::unique_ptr<Sink> make_npy_dir_sink(const std::filesystem::path& path, const SinkOptions& options) {
+std::unique_ptr<Sink> make_npy_dir_sink(const std::filesystem::path& path,
+                                        const SinkOptions& options) {
   return std::make_unique<NpyDirSink>(path, options);
 }
 

@@ -30,7 +30,8 @@ void OrderedSink::close_open_tensor() {
   const std::uint64_t want = plan_.tensors[cur].nbytes();
   if (done_ != want)
     throw Error(Errc::internal, "sink: " + tensor_name(cur) + " ended after " +
-                                    std::to_string(done_) + " of its " + std::to_string(want) + " bytes");
+                                    std::to_string(done_) + " of its " + std::to_string(want) +
+                                    " bytes");
   open_ = false;
   on_close(cur);
 }
@@ -56,7 +57,7 @@ void OrderedSink::open_through(std::size_t index) {
 
 void OrderedSink::write(std::size_t index, const void* data, std::size_t nbytes) {
   if (state_ != State::writing)
-    throw Error(Errc::internal, state_ == State::fresh ? "sink: write() before begin()"
+    throw Error(Errc::internal, state_ == State::fresh       ? "sink: write() before begin()"
                                 : state_ == State::committed ? "sink: write() after commit()"
                                                              : "sink: write() after a failure");
   if (index >= plan_.tensors.size())
@@ -79,14 +80,15 @@ void OrderedSink::write(std::size_t index, const void* data, std::size_t nbytes)
 
 void OrderedSink::commit() {
   if (state_ != State::writing)
-    throw Error(Errc::internal, state_ == State::fresh ? "sink: commit() before begin()"
+    throw Error(Errc::internal, state_ == State::fresh       ? "sink: commit() before begin()"
                                 : state_ == State::committed ? "sink: commit() called twice"
                                                              : "sink: commit() after a failure");
   try {
     if (open_) close_open_tensor();
     for (; opened_ < plan_.tensors.size(); ++opened_) {
       if (plan_.tensors[opened_].nbytes() != 0)
-        throw Error(Errc::internal, "sink: commit() before " + tensor_name(opened_) + " was written");
+        throw Error(Errc::internal,
+                    "sink: commit() before " + tensor_name(opened_) + " was written");
       on_open(opened_);
       on_close(opened_);
     }

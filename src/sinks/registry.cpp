@@ -12,7 +12,8 @@ namespace {
 constexpr std::array kFormats = {
     SinkFormat{"npy", "directory of weight_{i}.npy files + manifest.json", &make_npy_dir_sink},
     SinkFormat{"npz", "one .npz (stored zip, like np.savez)", &make_npz_sink},
-    SinkFormat{"npz-deflate", "one .npz (deflated, like np.savez_compressed)", &make_npz_deflate_sink},
+    SinkFormat{"npz-deflate", "one .npz (deflated, like np.savez_compressed)",
+               &make_npz_deflate_sink},
     SinkFormat{"memmap", "directory of raw float64 weight_{i}.dat files + manifest.json",
                &make_memmap_sink},
 };

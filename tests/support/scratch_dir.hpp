@@ -38,7 +38,8 @@ class ScratchDir {
   /// Names in the directory, sorted.
   std::vector<std::string> list() const {
     std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename());
+    for (const auto& e : std::filesystem::directory_iterator(path_))
+      names.push_back(e.path().filename());
     std::sort(names.begin(), names.end());
     return names;
   }

@@ -2,8 +2,8 @@
 // that accepts what numpy accepts and rejects hostile headers with precise errors.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,11 +30,24 @@ struct Case {
 
 std::vector<Case> header_cases() {
   std::vector<Case> cases = {
-      {"<f8", {}},          {"<f8", {0}},       {"<f8", {3}},          {"<f8", {5, 10}},
-      {"<f4", {2, 3, 4}},   {"<f2", {7}},       {"|i1", {4}},          {"|u1", {1, 1, 1, 1, 1, 1, 1, 1}},
-      {"<i2", {3}},         {"<i4", {0, 5}},    {"<i8", {3, 0}},       {"<u2", {9}},
-      {"<u4", {2}},         {"<u8", {1}},       {"|b1", {2, 2}},       {">f8", {5}},
-      {">i4", {2, 2}},      {"<f8", {1000000000000, 3}},
+      {"<f8", {}},
+      {"<f8", {0}},
+      {"<f8", {3}},
+      {"<f8", {5, 10}},
+      {"<f4", {2, 3, 4}},
+      {"<f2", {7}},
+      {"|i1", {4}},
+      {"|u1", {1, 1, 1, 1, 1, 1, 1, 1}},
+      {"<i2", {3}},
+      {"<i4", {0, 5}},
+      {"<i8", {3, 0}},
+      {"<u2", {9}},
+      {"<u4", {2}},
+      {"<u8", {1}},
+      {"|b1", {2, 2}},
+      {">f8", {5}},
+      {">i4", {2, 2}},
+      {"<f8", {1000000000000, 3}},
       {"<f8", {18446744073709551615ull}},  // 20 digits: the growth padding shrinks to 1 space
       {"<f8", {123456789012345678ull, 2}},
   };
@@ -104,28 +117,33 @@ TEST(NpyFormat, HeaderIsByteIdenticalToNumpy) {
   ScratchDir dir;
   const auto cases = header_cases();
   nlohmann::json j = nlohmann::json::array();
-  for (const auto& c : cases) j.push_back({{"descr", c.descr}, {"shape", c.shape}, {"np_save", saved_by_np_save(c)}});
+  for (const auto& c : cases)
+    j.push_back({{"descr", c.descr}, {"shape", c.shape}, {"np_save", saved_by_np_save(c)}});
   keras64::test::write_file(dir / "cases.json", j.dump());
-  const auto r = keras64::test::run_python(dir, kNumpyHeaders, {(dir / "cases.json").string(), dir.path().string()});
+  const auto r = keras64::test::run_python(dir, kNumpyHeaders,
+                                           {(dir / "cases.json").string(), dir.path().string()});
   ASSERT_EQ(r.status, 0) << r.output;
 
   bool saw_v2 = false, saw_full_pad = false;
   for (std::size_t k = 0; k < cases.size(); ++k) {
     const auto& c = cases[k];
     const std::string ours = npy_header(c.descr, c.shape);
-    const std::string theirs = keras64::test::read_file(dir / ("case_" + std::to_string(k) + ".npy"));
+    const std::string theirs =
+        keras64::test::read_file(dir / ("case_" + std::to_string(k) + ".npy"));
     ASSERT_GE(theirs.size(), ours.size()) << c.descr << keras64::shape_string(c.shape);
-    EXPECT_EQ(theirs.substr(0, ours.size()), ours) << "case " << k << ": " << c.descr << " "
-                                                   << keras64::shape_string(c.shape).substr(0, 80);
+    EXPECT_EQ(theirs.substr(0, ours.size()), ours)
+        << "case " << k << ": " << c.descr << " " << keras64::shape_string(c.shape).substr(0, 80);
     EXPECT_EQ(ours.size() % 64, 0u);
     if (saved_by_np_save(c)) {
-      std::uint64_t n = keras64::element_count(c.shape) * static_cast<std::uint64_t>(c.descr[2] - '0');
+      std::uint64_t n =
+          keras64::element_count(c.shape) * static_cast<std::uint64_t>(c.descr[2] - '0');
       EXPECT_EQ(theirs.size(), ours.size() + n) << "case " << k;
     } else {
       EXPECT_EQ(theirs.size(), ours.size()) << "case " << k;
     }
     saw_v2 |= ours[6] == 2;
-    saw_full_pad |= ours.size() >= 66 && ours.compare(ours.size() - 65, 65, std::string(64, ' ') + "\n") == 0;
+    saw_full_pad |=
+        ours.size() >= 66 && ours.compare(ours.size() - 65, 65, std::string(64, ' ') + "\n") == 0;
   }
   EXPECT_TRUE(saw_v2);
   EXPECT_TRUE(saw_full_pad);
@@ -139,8 +157,9 @@ TEST(NpyFormat, HeaderKnownBytes) {
   EXPECT_EQ(h.back(), '\n');
   // bfloat16 has no numpy dtype: its bit patterns are stored as uint16.
   EXPECT_NE(npy_header(DType::bf16, {2}).find("'descr': '<u2'"), std::string::npos);
-  EXPECT_NE(npy_header(DType::boolean, {}).find("'descr': '|b1', 'fortran_order': False, 'shape': (), }"),
-            std::string::npos);
+  EXPECT_NE(
+      npy_header(DType::boolean, {}).find("'descr': '|b1', 'fortran_order': False, 'shape': (), }"),
+      std::string::npos);
 }
 
 TEST(NpyFormat, ParsesWhatItWrites) {
@@ -160,21 +179,25 @@ TEST(NpyFormat, ParsesWhatItWrites) {
     EXPECT_FALSE(p.fortran_order);
     EXPECT_EQ(keras64::info(p.dtype).npy_descr.substr(1), c.descr.substr(1));
     EXPECT_EQ(p.nbytes, elems * keras64::info(p.dtype).size);
-    EXPECT_EQ(keras64::detail::npy_header_length(h.data(), keras64::detail::kNpyPrefixBytes), h.size());
+    EXPECT_EQ(keras64::detail::npy_header_length(h.data(), keras64::detail::kNpyPrefixBytes),
+              h.size());
   }
 }
 
 TEST(NpyFormat, ParserAcceptsWhatNumpyAccepts) {
-  auto p = parse_npy_header(v1("{\"shape\":(3L,4L),\"fortran_order\":True,\"descr\":\">i8\"}  \n").data(), 200);
+  auto p = parse_npy_header(
+      v1("{\"shape\":(3L,4L),\"fortran_order\":True,\"descr\":\">i8\"}  \n").data(), 200);
   EXPECT_EQ(p.shape, (Shape{3, 4}));
   EXPECT_TRUE(p.fortran_order);
   EXPECT_TRUE(p.big_endian);
   EXPECT_EQ(p.dtype, DType::i64);
-  p = parse_npy_header(v1("{ 'descr' : '|b1' ,\n 'fortran_order' : False , 'shape' : ( ) , }").data(), 200);
+  p = parse_npy_header(
+      v1("{ 'descr' : '|b1' ,\n 'fortran_order' : False , 'shape' : ( ) , }").data(), 200);
   EXPECT_EQ(p.dtype, DType::boolean);
   EXPECT_TRUE(p.shape.empty());
   EXPECT_EQ(p.nbytes, 1u);
-  p = parse_npy_header(v1("{'descr': '<i1', 'fortran_order': False, 'shape': (0, 7,)}").data(), 200);
+  p = parse_npy_header(v1("{'descr': '<i1', 'fortran_order': False, 'shape': (0, 7,)}").data(),
+                       200);
   EXPECT_EQ(p.nbytes, 0u);
   EXPECT_FALSE(p.big_endian);
   p = parse_npy_header(v1("{'descr': '>u1', 'fortran_order': False, 'shape': (2,)}").data(), 200);
@@ -185,7 +208,8 @@ TEST(NpyFormat, ParserErrors) {
   const std::string good = v1(kDict);
   expect_error("PK\x03\x04 nope", Errc::corrupt, "npy header: not a .npy file (bad magic)");
   expect_error(good.substr(0, 9), Errc::corrupt, "npy header: truncated (9 bytes)");
-  expect_error(good.substr(0, 40), Errc::corrupt, "npy header: truncated: header needs 70 bytes, have 40");
+  expect_error(good.substr(0, 40), Errc::corrupt,
+               "npy header: truncated: header needs 70 bytes, have 40");
   std::string v4 = good;
   v4[6] = 4;
   expect_error(v4, Errc::unsupported, "npy header: unsupported format version 4.0");
@@ -195,8 +219,8 @@ TEST(NpyFormat, ParserErrors) {
                "npy header: missing key 'fortran_order'");
   expect_error(v1("{'descr': '<f8', 'descr': '<f8', }"), Errc::corrupt,
                "npy header: duplicate key 'descr' at byte 27");
-  expect_error(v1("{'descr': '<f8', 'fortran_order': False, 'shape': (5, 10), 'x': 1}"), Errc::corrupt,
-               "npy header: unexpected key 'x' at byte 69");
+  expect_error(v1("{'descr': '<f8', 'fortran_order': False, 'shape': (5, 10), 'x': 1}"),
+               Errc::corrupt, "npy header: unexpected key 'x' at byte 69");
   expect_error(v1("{'descr': '<f8', 'fortran_order': False, 'shape': (3)}"), Errc::corrupt,
                "npy header: a 1-element shape needs a trailing comma at byte 62");
   expect_error(v1("{'descr': '<f8', 'fortran_order': False, 'shape': (-3,)}"), Errc::corrupt,
@@ -226,7 +250,8 @@ TEST(NpyFormat, ParserErrors) {
   std::string deep = "{'descr': '<f8', 'fortran_order': False, 'shape': (";
   for (int i = 0; i < 65; ++i) deep += "1, ";
   expect_error(v1(deep + ")}"), Errc::corrupt,
-               "npy header: shape has more than 64 dimensions at byte " + std::to_string(10 + deep.size() - 3));
+               "npy header: shape has more than 64 dimensions at byte " +
+                   std::to_string(10 + deep.size() - 3));
 }
 
 TEST(NpyFormat, ReadFromFileNamesThePath) {
@@ -243,8 +268,9 @@ TEST(NpyFormat, ReadFromFileNamesThePath) {
     ADD_FAILURE();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::corrupt);
-    EXPECT_EQ(std::string(e.what()),
-              (dir / "short.npy").string() + ": truncated: file is shorter than its 128-byte npy header");
+    EXPECT_EQ(
+        std::string(e.what()),
+        (dir / "short.npy").string() + ": truncated: file is shorter than its 128-byte npy header");
   }
 }
 
@@ -259,10 +285,18 @@ TEST(NpyFormat, MutatedHeadersNeverEscapeAsOtherErrors) {
     for (int e = 0; e < edits; ++e) {
       const std::size_t at = rng() % h.size();
       switch (rng() % 4) {
-        case 0: h[at] = alphabet[rng() % alphabet.size()]; break;
-        case 1: h[at] = static_cast<char>(rng()); break;
-        case 2: h.erase(at, 1 + rng() % 4); break;
-        default: h.resize(at); break;
+        case 0:
+          h[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          h[at] = static_cast<char>(rng());
+          break;
+        case 2:
+          h.erase(at, 1 + rng() % 4);
+          break;
+        default:
+          h.resize(at);
+          break;
       }
       if (h.empty()) h = base;
     }

@@ -67,7 +67,8 @@ void add_sample_tensors(FakeSource& s) {
         bytes_of(std::vector<std::uint16_t>{0x3f80, 0xbf80, 0x0001, 0x7f80, 0x7fc0, 0x4049}));
   s.add(tensor("optimizer/iterations", DType::i64, {}, Role::optimizer),
         bytes_of(std::vector<std::int64_t>{123456789012345}));
-  s.add(tensor("lookup/vars/0", DType::i32, {2, 3}), bytes_of(std::vector<std::int32_t>{1, -2, 3, -4, 5, 2147483647}));
+  s.add(tensor("lookup/vars/0", DType::i32, {2, 3}),
+        bytes_of(std::vector<std::int32_t>{1, -2, 3, -4, 5, 2147483647}));
   s.add(tensor("mask/vars/0", DType::boolean, {4}), {1, 0, 0, 1});
   std::vector<float> big(1000);
   std::mt19937 rng(3);
@@ -98,7 +99,8 @@ std::map<std::string, std::string> snapshot(const std::filesystem::path& p) {
   return files;
 }
 
-keras64::ConvertReport run(FakeSource& src, const std::string& format, const std::filesystem::path& out,
+keras64::ConvertReport run(FakeSource& src, const std::string& format,
+                           const std::filesystem::path& out,
                            std::size_t chunk = keras64::ConvertOptions{}.chunk_bytes,
                            keras64::SinkOptions options = {}) {
   auto sink = keras64::open_sink(format, out, options);
@@ -177,7 +179,8 @@ void check_with_numpy(const ScratchDir& dir, const FakeSource& src, const std::s
                     {"out_descr", std::string(keras64::info(plan.tensors[i].dtype).npy_descr)}});
   }
   keras64::test::write_file(dir / "spec.json", spec.dump());
-  const auto r = keras64::test::run_python(dir, kNumpyCheck, {format, out.string(), (dir / "spec.json").string()});
+  const auto r = keras64::test::run_python(dir, kNumpyCheck,
+                                           {format, out.string(), (dir / "spec.json").string()});
   EXPECT_EQ(r.status, 0) << format << ": " << r.output;
 }
 
@@ -289,10 +292,12 @@ TEST_P(SinkFormat, WriteErrorNamesOutputAndMember) {
   add_sample_tensors(src);
   const auto out = output_path(dir, GetParam());
   const std::string member = GetParam() == "memmap" ? "weight_0.dat" : "weight_0.npy";
-  const std::string where = is_dir_format(GetParam()) ? (out / member).string() : out.string() + ":" + member;
+  const std::string where =
+      is_dir_format(GetParam()) ? (out / member).string() : out.string() + ":" + member;
   {
     keras64::test::FileSizeLimit limit(300);  // tensor 0 is 400 bytes: a full disk, in effect
-    expect_error([&] { run(src, GetParam(), out); }, Errc::io, where + ": write failed: File too large");
+    expect_error([&] { run(src, GetParam(), out); }, Errc::io,
+                 where + ": write failed: File too large");
   }
   EXPECT_TRUE(dir.list().empty());
 }
@@ -311,13 +316,15 @@ TEST_P(SinkFormat, ContractViolationsAreInternalErrors) {
   };
   {
     auto s = keras64::open_sink(GetParam(), out);
-    expect_error([&] { s->write(0, buf.data(), 8); }, Errc::internal, "sink: write() before begin()");
+    expect_error([&] { s->write(0, buf.data(), 8); }, Errc::internal,
+                 "sink: write() before begin()");
   }
   {
     auto s = fresh();
     expect_error([&] { s->write(1, buf.data(), 8); }, Errc::internal,
                  "sink: tensor 0 (dense/vars/0) was skipped");
-    expect_error([&] { s->write(0, buf.data(), 8); }, Errc::internal, "sink: write() after a failure");
+    expect_error([&] { s->write(0, buf.data(), 8); }, Errc::internal,
+                 "sink: write() after a failure");
     expect_error([&] { s->commit(); }, Errc::internal, "sink: commit() after a failure");
   }
   {
@@ -336,8 +343,9 @@ TEST_P(SinkFormat, ContractViolationsAreInternalErrors) {
     auto s = fresh();
     s->write(0, buf.data(), 400);
     s->write(1, buf.data(), 8);
-    expect_error([&] { s->write(0, buf.data(), 8); }, Errc::internal,
-                 "sink: tensor 0 (dense/vars/0) written out of order, after tensor 1 (dense/vars/1)");
+    expect_error(
+        [&] { s->write(0, buf.data(), 8); }, Errc::internal,
+        "sink: tensor 0 (dense/vars/0) written out of order, after tensor 1 (dense/vars/1)");
   }
   {
     auto s = fresh();
@@ -356,13 +364,15 @@ TEST_P(SinkFormat, ContractViolationsAreInternalErrors) {
 INSTANTIATE_TEST_SUITE_P(Sinks, SinkFormat, ::testing::ValuesIn(kFormats),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
-                           for (auto& c : n) if (c == '-') c = '_';
+                           for (auto& c : n)
+                             if (c == '-') c = '_';
                            return n;
                          });
 
 TEST(SinkRegistry, ListsTheFormatsAndRejectsUnknownOnes) {
   const auto names = keras64::sink_formats();
-  for (const auto& f : kFormats) EXPECT_NE(std::find(names.begin(), names.end(), f), names.end()) << f;
+  for (const auto& f : kFormats)
+    EXPECT_NE(std::find(names.begin(), names.end(), f), names.end()) << f;
   for (const auto& f : keras64::detail::sink_table()) EXPECT_FALSE(f.description.empty()) << f.name;
   try {
     keras64::open_sink("npy-dir", "x");
@@ -393,25 +403,36 @@ TEST(SinkRegistry, DeflateLevelIsChecked) {
 
 TEST(NpyDirSink, Manifest) {
   ScratchDir dir;
-  FakeSource src({"model.keras", "keras3", "3.15.1", "mlp", false, "weights file without architecture"});
+  FakeSource src(
+      {"model.keras", "keras3", "3.15.1", "mlp", false, "weights file without architecture"});
   src.add(tensor("dense/vars/0", DType::f32, {5, 10}), std::vector<unsigned char>(200));
-  src.add(tensor("optimizer/iterations", DType::i64, {}, Role::optimizer), std::vector<unsigned char>(8));
+  src.add(tensor("optimizer/iterations", DType::i64, {}, Role::optimizer),
+          std::vector<unsigned char>(8));
   run(src, "npy", dir / "out");
   const std::string text = keras64::test::read_file(dir / "out" / "manifest.json");
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 7) << text;  // one line per tensor
   const auto m = nlohmann::json::parse(text);
   EXPECT_EQ(m["format"], "keras64");
   EXPECT_EQ(m["version"], 1);
-  EXPECT_EQ(m["source"], nlohmann::json({{"file", "model.keras"}, {"kind", "keras3"},
-                                         {"keras_version", "3.15.1"}, {"order_exact", false},
+  EXPECT_EQ(m["source"], nlohmann::json({{"file", "model.keras"},
+                                         {"kind", "keras3"},
+                                         {"keras_version", "3.15.1"},
+                                         {"order_exact", false},
                                          {"note", "weights file without architecture"}}));
   EXPECT_EQ(m["output"], nlohmann::json({{"format", "npy"}}));
   ASSERT_EQ(m["tensors"].size(), 2u);
-  EXPECT_EQ(m["tensors"][0], nlohmann::json({{"index", 0}, {"name", "dense/vars/0"}, {"layer", "dense"},
-                                             {"keras_path", ""}, {"role", "model"}, {"file", "weight_0.npy"},
-                                             {"dtype", "float64"}, {"source_dtype", "float32"},
-                                             {"shape", {5, 10}}, {"byte_order", "little"},
-                                             {"offset", 128}, {"nbytes", 400}}));
+  EXPECT_EQ(m["tensors"][0], nlohmann::json({{"index", 0},
+                                             {"name", "dense/vars/0"},
+                                             {"layer", "dense"},
+                                             {"keras_path", ""},
+                                             {"role", "model"},
+                                             {"file", "weight_0.npy"},
+                                             {"dtype", "float64"},
+                                             {"source_dtype", "float32"},
+                                             {"shape", {5, 10}},
+                                             {"byte_order", "little"},
+                                             {"offset", 128},
+                                             {"nbytes", 400}}));
   EXPECT_EQ(m["tensors"][1]["role"], "optimizer");
   EXPECT_EQ(m["tensors"][1]["dtype"], "int64");
   EXPECT_EQ(m["tensors"][1]["shape"], nlohmann::json::array());
@@ -425,7 +446,8 @@ TEST(MemmapSink, EmptyTensorsAreNoted) {
   run(src, "memmap", dir / "out");
   const auto m = nlohmann::json::parse(keras64::test::read_file(dir / "out" / "manifest.json"));
   EXPECT_EQ(m["output"]["note"],
-            "empty files, which np.memmap cannot map (use np.zeros(shape, dtype)): weight_3.dat, weight_11.dat");
+            "empty files, which np.memmap cannot map (use np.zeros(shape, dtype)): weight_3.dat, "
+            "weight_11.dat");
   EXPECT_EQ(std::filesystem::file_size(dir / "out" / "weight_3.dat"), 0u);
   EXPECT_EQ(std::filesystem::file_size(dir / "out" / "weight_2.dat"), 8u);  // the scalar
 }

@@ -85,10 +85,12 @@ nlohmann::json read_with_python(const ScratchDir& dir, const std::filesystem::pa
     expected.push_back(p.string());
   }
   keras64::test::write_file(dir / "expected.json", expected.dump());
-  const auto r = keras64::test::run_python(dir, kReadZip, {zip.string(), (dir / "expected.json").string()});
+  const auto r =
+      keras64::test::run_python(dir, kReadZip, {zip.string(), (dir / "expected.json").string()});
   EXPECT_EQ(r.status, 0) << r.output;
   if (std::filesystem::exists("/usr/bin/unzip")) {
-    const auto u = keras64::test::run_command("/usr/bin/unzip -tq " + keras64::test::shell_quote(zip.string()));
+    const auto u = keras64::test::run_command("/usr/bin/unzip -tq " +
+                                              keras64::test::shell_quote(zip.string()));
     EXPECT_EQ(u.status, 0) << u.output;
   }
   return r.status == 0 ? nlohmann::json::parse(r.output) : nlohmann::json{};
@@ -192,7 +194,8 @@ TEST(ZipWriter, OutputIsDeterministic) {
 TEST(ZipWriter, EmptyArchive) {
   ScratchDir dir;
   write_zip(dir / "empty.zip", {});
-  EXPECT_EQ(keras64::test::read_file(dir / "empty.zip"), std::string("PK\x05\x06", 4) + std::string(18, '\0'));
+  EXPECT_EQ(keras64::test::read_file(dir / "empty.zip"),
+            std::string("PK\x05\x06", 4) + std::string(18, '\0'));
 }
 
 TEST(ZipWriter, MisuseIsInternalError) {
@@ -201,13 +204,16 @@ TEST(ZipWriter, MisuseIsInternalError) {
   ZipWriter zip(f, "x.zip");
   expect_error([&] { zip.write("a", 1); }, Errc::internal, "x.zip: zip write with no member open");
   expect_error([&] { zip.begin_member("a", 1, ZipWriter::Method::deflate, 10); },
-               Errc::invalid_argument, "deflate level 10 is out of range (0-9, or -1 for the default)");
+               Errc::invalid_argument,
+               "deflate level 10 is out of range (0-9, or -1 for the default)");
   zip.begin_member("a", 3, ZipWriter::Method::stored);
   expect_error([&] { zip.begin_member("b", 1, ZipWriter::Method::stored); }, Errc::internal,
                "x.zip: zip member b begun while another is open");
-  expect_error([&] { zip.write("abcd", 4); }, Errc::internal, "x.zip:a: more data than the declared 3 bytes");
+  expect_error([&] { zip.write("abcd", 4); }, Errc::internal,
+               "x.zip:a: more data than the declared 3 bytes");
   zip.write("ab", 2);
-  expect_error([&] { zip.end_member(); }, Errc::internal, "x.zip:a: member ended after 2 of its 3 bytes");
+  expect_error([&] { zip.end_member(); }, Errc::internal,
+               "x.zip:a: member ended after 2 of its 3 bytes");
   expect_error([&] { zip.finish(); }, Errc::internal, "x.zip:a: zip finished with a member open");
   zip.write("c", 1);
   zip.end_member();
