@@ -118,4 +118,4 @@ TEST_P(GoldenOrder, WeightsFileAloneSaysOrderIsUnknown) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Keras315, GoldenOrder, ::testing::ValuesIn(models()),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
