@@ -26,6 +26,8 @@ namespace {
 
 const std::vector<SourceFormat>& formats() {
   static const std::vector<SourceFormat> table = {
+      {"tfkeras", [](const Sniff& s) { return s.zip_members.count("config.json") > 0 && is_tfkeras_zip(s.path); },
+       open_tfkeras_zip},
       {"keras3", [](const Sniff& s) { return s.zip_members.count("config.json") > 0; }, open_keras3_zip},
       {"keras3-sharded", [](const Sniff& s) { return s.is_json && s.head.find("\"weight_map\"") != std::string::npos; },
        open_keras3_sharded},
@@ -40,6 +42,10 @@ const std::vector<SourceFormat>& formats() {
          return s.is_hdf5 && !s.h5_root_attrs.count("layer_names") && !s.h5_root_attrs.count("model_config");
        },
        open_keras3_weights},
+      {"npy-dir", [](const Sniff& s) { return s.is_dir && probe_npy_dir(s.path); }, open_npy_dir},
+      {"memmap-dir", [](const Sniff& s) { return s.is_dir && probe_memmap_dir(s.path); }, open_memmap_dir},
+      {"npz", probe_npz, open_npz},
+      {"safetensors", probe_safetensors, open_safetensors},
   };
   return table;
 }

@@ -250,3 +250,43 @@ TEST_F(LegacyQuirks, LayerCountDisagreesWithConfig) {
 TEST_F(LegacyQuirks, NoLayerNames) {
   expect_error("bad_no_layer_names.h5", Errc::corrupt, ":/model_weights: no layer_names attribute");
 }
+
+// tf.keras 2.13-2.15 `.keras`: layers under _layer_checkpoint_dependencies/ with keys that skip
+// numbers (every weighted layer is in that dict twice), paired with the config by class.
+TEST_F(LegacyQuirks, TfKerasZipCheckpointDependencies) {
+  keras64::OpenOptions o;
+  o.include_optimizer = true;
+  auto s = open("tfkeras_ckpt_deps.keras", o);
+  EXPECT_EQ(s->info().kind, "tfkeras");
+  EXPECT_EQ(s->info().keras_version, "2.13.1");
+  EXPECT_EQ(s->info().model_name, "seq");
+  EXPECT_TRUE(s->info().order_exact) << s->info().note;
+  const std::string d = "_layer_checkpoint_dependencies/";
+  EXPECT_EQ(names(*s), (std::vector<std::string>{
+                           d + "dense/vars/0", d + "dense/vars/1", d + "batch_normalization/vars/0",
+                           d + "batch_normalization/vars/1", d + "batch_normalization/vars/2",
+                           d + "batch_normalization/vars/3", d + "lstm/cell/vars/0", d + "lstm/cell/vars/1",
+                           d + "lstm/cell/vars/2", d + "dense_2/vars/0", d + "dense_2/vars/1", "optimizer/vars/0",
+                           "optimizer/vars/1"}));
+  EXPECT_EQ(s->tensors()[9].layer, "dense_1");
+  EXPECT_EQ(s->tensors()[12].role, keras64::Role::optimizer);
+  EXPECT_EQ(floats(*s, 10), (std::vector<float>{1000}));
+  EXPECT_NE(s->config_json().find("\"seq\""), std::string::npos);
+}
+
+// Written on Windows: os.path.join put '\' inside group names ("_layer_checkpoint_dependencies\dense").
+TEST_F(LegacyQuirks, TfKerasZipWindowsBackslashNames) {
+  auto s = open("tfkeras_windows.keras");
+  EXPECT_EQ(s->info().kind, "tfkeras");
+  EXPECT_TRUE(s->info().order_exact) << s->info().note;
+  ASSERT_EQ(s->tensors().size(), 11u);
+  EXPECT_EQ(s->tensors()[0].name, "_layer_checkpoint_dependencies/dense/vars/0");
+  EXPECT_EQ(s->tensors()[0].dataset, "/_layer_checkpoint_dependencies\\dense/vars/0");
+  EXPECT_EQ(s->tensors()[6].name, "_layer_checkpoint_dependencies/lstm/cell/vars/0");
+  EXPECT_EQ(floats(*s, 1), (std::vector<float>{100, 101, 102, 103}));
+}
+
+TEST_F(LegacyQuirks, KerasThreeArchiveIsNotTfKeras) {
+  auto s = keras64::open_source(fs::path(KERAS64_TEST_DATA) / "golden" / "mlp" / "model.keras");
+  EXPECT_EQ(s->info().kind, "keras3");
+}

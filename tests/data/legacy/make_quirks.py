@@ -236,3 +236,51 @@ with h5py.File(f"{OUT}/bad_no_layer_names.h5", "w") as f:
 # An architecture for weights-only files: a .keras with a config.json only.
 with zipfile.ZipFile(f"{OUT}/nested_models_arch.keras", "w") as z:
     z.writestr("config.json", json.dumps(sequential("top", [inner_bn, inner_norm])))
+
+
+# --- tf.keras 2.13-2.15 .keras archives ---
+def tfkeras_zip(path, version, config, datasets, sep="/"):
+    """datasets: list of (layout path with '/', shape); groups are joined with `sep` as tf.keras
+    did on that OS (os.path.join), "vars" always a real child group."""
+    h5path = path + ".weights.h5"
+    c = Counter()
+    with h5py.File(h5path, "w") as f:
+        for p, shape in datasets:
+            parts = p.split("/")
+            if parts[-1] == "vars":  # an empty vars group
+                f.require_group(sep.join(parts[:-1])).require_group("vars") if len(parts) > 1 else f.require_group("vars")
+                continue
+            obj, index = parts[:-2], parts[-1]
+            g = f.require_group(sep.join(obj)) if obj else f
+            g.require_group("vars").create_dataset(index, data=c.values(shape))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": version, "date_saved": "2023-09-01@10:00:00"}))
+        z.writestr("config.json", json.dumps(config))
+        z.write(h5path, "model.weights.h5")
+    os.remove(h5path)
+
+
+tf_config = {"module": "keras", "class_name": "Sequential", "config": {"name": "seq", "layers": [
+    {"module": "keras.layers", "class_name": "InputLayer", "config": {"name": "input_1"}},
+    {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense"}},
+    {"module": "keras.layers", "class_name": "Dropout", "config": {"name": "dropout"}},
+    {"module": "keras.layers", "class_name": "BatchNormalization", "config": {"name": "bn"}},
+    {"module": "keras.layers", "class_name": "LSTM", "config": {"name": "lstm"}},
+    {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense_1"}}]}}
+# _layer_checkpoint_dependencies holds every weighted layer twice, so weighted keys skip numbers.
+tf_datasets = [
+    ("_layer_checkpoint_dependencies/dense/vars/0", (3, 4)), ("_layer_checkpoint_dependencies/dense/vars/1", (4,)),
+    ("_layer_checkpoint_dependencies/dropout/vars", None),
+    ("_layer_checkpoint_dependencies/batch_normalization/vars/0", (4,)),
+    ("_layer_checkpoint_dependencies/batch_normalization/vars/1", (4,)),
+    ("_layer_checkpoint_dependencies/batch_normalization/vars/2", (4,)),
+    ("_layer_checkpoint_dependencies/batch_normalization/vars/3", (4,)),
+    ("_layer_checkpoint_dependencies/lstm/vars", None),
+    ("_layer_checkpoint_dependencies/lstm/cell/vars/0", (4, 8)),
+    ("_layer_checkpoint_dependencies/lstm/cell/vars/1", (2, 8)),
+    ("_layer_checkpoint_dependencies/lstm/cell/vars/2", (8,)),
+    ("_layer_checkpoint_dependencies/dense_2/vars/0", (2, 1)), ("_layer_checkpoint_dependencies/dense_2/vars/1", (1,)),
+    ("optimizer/vars/0", ()), ("optimizer/vars/1", (3, 4)),
+]
+tfkeras_zip(f"{OUT}/tfkeras_ckpt_deps.keras", "2.13.1", tf_config, tf_datasets)
+tfkeras_zip(f"{OUT}/tfkeras_windows.keras", "2.15.0", tf_config, tf_datasets, sep="\\")

@@ -1,0 +1,241 @@
+// `.keras` archives written by tf.keras 2.13-2.15 (metadata.json keras_version "2.x").
+//
+// Same zip members as Keras 3 (metadata.json, config.json, model.weights.h5), but the weights
+// file follows tf.keras's object walk: each object's variables sit in `<path>/vars/0..n-1` as in
+// Keras 3, while the layers of a model may sit under `_layer_checkpoint_dependencies/<key>` (a
+// dict holding every weighted layer twice, so keys skip numbers: dense, dense_2, ...) rather than
+// `layers/<key>`, and files written on Windows have '\' instead of '/' inside group names
+// ("layers\dense" is one HDF5 group). Paths are normalised to '/' for names; datasets are read
+// at their real path.
+//
+// Order: the model's layers are paired with the weighted layer groups of their class, in config
+// order (the k-th Dense of the config with the k-th weighted dense* group); inside a layer its own
+// vars come first, then at most one weighted sublayer subtree. Anything else (several weighted
+// sublayers, counts that do not pair up) keeps file order and says so.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "detail/file.hpp"
+#include "detail/temp_file.hpp"
+#include "detail/zip_reader.hpp"
+#include "keras64/error.hpp"
+#include "sources/keras3_layout.hpp"
+#include "sources/legacy_layout.hpp"
+#include "sources/sources.hpp"
+#include "sources/weights_tree.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace keras64::detail {
+namespace {
+
+json parse_json(const std::string& text, const std::string& where) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(Errc::corrupt, where + ": invalid JSON: " + e.what());
+  }
+}
+
+std::string tf_version(const ZipReader& zip) {
+  const ZipEntry* meta = zip.find("metadata.json");
+  if (!meta) return "";
+  json m = json::parse(zip.read_all(*meta, 1 << 20), nullptr, false);
+  if (!m.is_object() || !m.contains("keras_version") || !m["keras_version"].is_string()) return "";
+  const std::string v = m["keras_version"].get<std::string>();
+  return v.rfind("2.", 0) == 0 ? v : "";
+}
+
+bool save_order_less(const std::string& a, const std::string& b) {
+  const bool ua = !a.empty() && a[0] == '_', ub = !b.empty() && b[0] == '_';
+  if (ua != ub) return ub;
+  return natural_less(a, b);
+}
+
+// "dense_2" is a key of class snake name "dense"; so is "dense".
+bool key_of_class(const std::string& key, const std::string& snake) {
+  if (key == snake) return true;
+  if (key.size() <= snake.size() + 1 || key.compare(0, snake.size(), snake) != 0 || key[snake.size()] != '_') return false;
+  return std::all_of(key.begin() + static_cast<std::ptrdiff_t>(snake.size()) + 1, key.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+class TfKerasZipSource final : public Source {
+ public:
+  const SourceInfo& info() const override { return info_; }
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  std::string config_json() const override { return config_text_; }
+  void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
+    if (index >= refs_.size() || first + count > tensors_[index].elements() || first + count < first)
+      throw Error(Errc::internal, "read out of range");
+    tree_.read(*refs_[index], first, count, dst);
+  }
+
+  void open(const fs::path& path, const OpenOptions& opts) {
+    const std::string label = path.string();
+    ZipReader zip(path);
+    info_.file = label;
+    info_.kind = "tfkeras";  // a .keras archive written by tf.keras 2.x
+    info_.keras_version = tf_version(zip);
+    const ZipEntry* cfg = zip.find("config.json");
+    if (!cfg) throw Error(Errc::corrupt, label + ": not a .keras archive: no config.json member");
+    config_text_ = zip.read_all(*cfg);
+    config_ = parse_json(config_text_, label + ":config.json");
+    if (config_.is_object() && config_.contains("config") && config_["config"].is_object())
+      info_.model_name = config_["config"].value("name", "");
+    const ZipEntry* w = zip.find("model.weights.h5");
+    if (!w) throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
+    weights_ = std::make_unique<TempFile>("weights");
+    File out = File::create_truncate(weights_->path());
+    zip.read(*w, [&](const void* p, std::size_t n) { out.write_all(p, n); });
+    out.close();
+    member_ = label + ":model.weights.h5";
+    tree_.add_file(member_, weights_->path().string());
+    for (const auto& [real, ref] : tree_.all_datasets()) {
+      std::string norm = real;
+      std::replace(norm.begin(), norm.end(), '\\', '/');
+      if (!by_norm_.emplace(norm, &ref).second)
+        throw Error(Errc::corrupt, member_ + ":/" + real + ": dataset path clashes with another after '\\' -> '/'");
+    }
+    info_.order_exact = true;
+    build();
+    if (opts.include_optimizer)
+      for (const auto& p : vars_of("optimizer")) add(p, "optimizer", Role::optimizer);
+  }
+
+ private:
+  void inexact(const std::string& why) {
+    if (info_.order_exact) info_.note = why;
+    info_.order_exact = false;
+  }
+
+  // Datasets "<group>/vars/<n>" in numeric order.
+  std::vector<std::string> vars_of(const std::string& group) const {
+    std::vector<std::string> out;
+    const std::string pre = group.empty() ? "vars/" : group + "/vars/";
+    for (auto it = by_norm_.lower_bound(pre); it != by_norm_.end() && it->first.compare(0, pre.size(), pre) == 0; ++it)
+      if (it->first.find('/', pre.size()) == std::string::npos) out.push_back(it->first);
+    std::sort(out.begin(), out.end(), natural_less);
+    return out;
+  }
+
+  // Child group names of `group` that hold datasets somewhere below, in save order.
+  std::vector<std::string> weighted_children(const std::string& group) const {
+    std::set<std::string> kids;
+    const std::string pre = group.empty() ? "" : group + "/";
+    for (auto it = by_norm_.lower_bound(pre); it != by_norm_.end() && it->first.compare(0, pre.size(), pre) == 0; ++it) {
+      const auto slash = it->first.find('/', pre.size());
+      if (slash != std::string::npos) kids.insert(it->first.substr(pre.size(), slash - pre.size()));
+    }
+    kids.erase("vars");
+    std::vector<std::string> out(kids.begin(), kids.end());
+    std::sort(out.begin(), out.end(), save_order_less);
+    return out;
+  }
+
+  void add(const std::string& norm, const std::string& layer, Role role) {
+    if (!listed_.insert(norm).second) return;
+    const DatasetRef* ref = by_norm_.at(norm);
+    TensorInfo t;
+    t.name = norm;
+    t.dtype = ref->info.dtype;
+    t.shape = ref->info.shape;
+    t.role = role;
+    t.file = member_;
+    t.dataset = "/" + ref->path;
+    t.layer = layer;
+    tensors_.push_back(std::move(t));
+    refs_.push_back(ref);
+  }
+
+  // One object: own vars, then its weighted sublayer subtrees.
+  void object(const std::string& group, const std::string& layer) {
+    for (const auto& p : vars_of(group)) add(p, layer, Role::model);
+    const auto kids = weighted_children(group);
+    if (kids.size() > 1)
+      inexact("layer '" + layer + "' has several sublayers whose get_weights() order tf.keras does not record; save order used");
+    for (const auto& k : kids) object(group + "/" + k, layer);
+  }
+
+  void build() {
+    std::string container;
+    for (const char* c : {"layers", "_layer_checkpoint_dependencies", "_self_tracked_trackables"})
+      if (!weighted_children(c).empty()) { container = c; break; }
+    for (const auto& p : vars_of("")) add(p, info_.model_name, Role::model);
+    const auto keys = weighted_children(container);
+    bool sequential = false;
+    std::vector<const json*> layers = config_layers(config_, &sequential);
+    // Pair config layers with weighted groups class by class.
+    std::map<std::string, std::vector<std::string>> groups_of;  // snake class -> weighted keys
+    std::vector<std::pair<std::string, std::string>> plan;      // (key, layer name)
+    std::set<std::string> used;
+    bool paired = !container.empty() && !layers.empty();
+    std::map<std::string, std::size_t> next;
+    for (const json* l : layers) {
+      const std::string cls = l->value("class_name", "");
+      if (cls == "InputLayer") continue;
+      const std::string snake = to_snake_case(cls);
+      if (!groups_of.count(snake)) {
+        auto& g = groups_of[snake];
+        for (const auto& k : keys)
+          if (key_of_class(k, snake)) g.push_back(k);
+        std::sort(g.begin(), g.end(), natural_less);
+      }
+      auto& g = groups_of[snake];
+      std::size_t& i = next[snake];
+      if (i < g.size()) {
+        plan.emplace_back(g[i], config_layer_name(*l));
+        used.insert(g[i]);
+        ++i;
+      }
+    }
+    for (const auto& [snake, g] : groups_of)
+      if (next[snake] != g.size()) paired = false;
+    if (used.size() != keys.size()) paired = false;
+    if (!paired) {
+      inexact(container.empty() ? "no layer groups found in model.weights.h5; save order used"
+                                : "the weighted layer groups under " + container +
+                                      "/ do not pair up with the config's layers; save order used");
+      plan.clear();
+      for (const auto& k : keys) plan.emplace_back(k, k);
+    }
+    for (const auto& [key, name] : plan) object(container + "/" + key, name);
+    // Anything not reached (other top-level groups) follows in save order.
+    for (const auto& k : weighted_children(""))
+      if (k != container && k != "vars" && k != "optimizer") object(k, k);
+  }
+
+  SourceInfo info_;
+  WeightsTree tree_;
+  std::unique_ptr<TempFile> weights_;
+  std::string member_;
+  std::string config_text_;
+  json config_;
+  std::map<std::string, const DatasetRef*> by_norm_;
+  std::set<std::string> listed_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<const DatasetRef*> refs_;
+};
+
+}  // namespace
+
+bool is_tfkeras_zip(const fs::path& path) {
+  try {
+    ZipReader zip(path);
+    return zip.find("config.json") && zip.find("model.weights.h5") && !tf_version(zip).empty();
+  } catch (const Error&) {
+    return false;  // the Keras 3 reader reports a damaged archive
+  }
+}
+
+std::unique_ptr<Source> open_tfkeras_zip(const fs::path& path, const OpenOptions& opts) {
+  auto src = std::make_unique<TfKerasZipSource>();
+  src->open(path, opts);
+  return src;
+}
+
+}  // namespace keras64::detail
