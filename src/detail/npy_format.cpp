@@ -266,7 +266,9 @@ std::string npy_header(DType dtype, const Shape& shape) {
 
 std::uint64_t npy_header_length(const void* prefix, std::size_t n) {
   const auto* p = static_cast<const unsigned char*>(prefix);
-  if (std::memcmp(p, kMagic, std::min(n, kMagicLen)) != 0) corrupt("not a .npy file (bad magic)");
+  // memcmp with a null pointer is undefined even for length 0 (an empty file gives one).
+  if (n > 0 && std::memcmp(p, kMagic, std::min(n, kMagicLen)) != 0)
+    corrupt("not a .npy file (bad magic)");
   if (n < 8) corrupt("truncated (" + std::to_string(n) + " bytes)");
   const unsigned major = p[6], minor = p[7];
   if (major < 1 || major > 3 || minor != 0)

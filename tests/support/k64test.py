@@ -52,3 +52,28 @@ def load_classic(form, out):
         return [np.array(np.memmap(out / t["file"], dtype=t["dtype"], mode="r", shape=tuple(t["shape"])))
                 if t["nbytes"] else np.zeros(t["shape"], dtype=t["dtype"]) for t in m["tensors"]]
     raise ValueError(form)
+
+
+def make_weights_h5(path, total_bytes, n_layers=4, seed=0):
+    """Writes a synthetic Keras-3-layout .weights.h5 of about total_bytes of float32 (Dense
+    layers layers/dense, layers/dense_1, ...), returns the list of arrays in file order."""
+    import h5py
+
+    rng = np.random.default_rng(seed)
+    per = max(1, total_bytes // 4 // n_layers)
+    rows = max(1, int(per ** 0.5))
+    arrays = []
+    with h5py.File(path, "w") as f:
+        f.create_group("vars")
+        for i in range(n_layers):
+            g = f.create_group(f"layers/dense{'' if i == 0 else '_' + str(i)}/vars")
+            k = rng.standard_normal((rows, max(1, per // rows)), dtype=np.float32)
+            b = rng.standard_normal((k.shape[1],), dtype=np.float32)
+            g["0"], g["1"] = k, b
+            arrays += [k, b]
+    return arrays
+
+
+def temp_leftovers(folder):
+    """keras64's temporary outputs (".<name>.keras64-tmp-<pid>-<n>") in a folder."""
+    return [p for p in Path(folder).iterdir() if ".keras64-tmp-" in p.name]

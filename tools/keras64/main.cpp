@@ -24,6 +24,11 @@ void on_signal(int sig) {
 
 int main(int argc, char** argv) {
   using namespace keras64;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  // Past a file-size limit (ulimit -f) a write should fail with EFBIG and be reported like a full
+  // disk, not kill the process with SIGXFSZ and leave the temporary output behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"keras64: save Keras models in 64-bit form (float64 weights), streaming in bounded memory"};
   app.set_version_flag("--version", "keras64 0.1.0");
   app.require_subcommand(1);
@@ -44,8 +49,6 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return e.get_exit_code() == 0 ? app.exit(e) : (app.exit(e), 2);
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   for (auto& c : commands) {
     if (!c.sub->parsed()) continue;
     try {
