@@ -31,6 +31,18 @@ struct SourceInfo {
   std::string note;
 };
 
+/// One HDF5 file of a source's own structure (see Source::native_files()).
+struct NativeFile {
+  /// The file on disk. For a `.keras` archive this is the extracted `model.weights.h5` (a
+  /// temporary file); valid for the Source's life. Open it read-only.
+  std::filesystem::path path;
+  /// How TensorInfo::file names it: "model.keras:model.weights.h5", "x_00001.weights.h5", ...
+  std::string label;
+  /// Its name as the input refers to it: the zip member ("model.weights.h5"), the shard file name
+  /// as written in the sharded index, or the file's own name.
+  std::string name;
+};
+
 /// Options for opening a source.
 struct OpenOptions {
   /// A `.keras` file of the same model, giving the architecture to a bare weights file
@@ -58,6 +70,13 @@ class Source {
   /// The Keras config.json text of the model, when the source has one (.keras, --model, legacy
   /// model_config); empty otherwise. Structure-preserving sinks rewrite it.
   virtual std::string config_json() const { return {}; }
+
+  /// The HDF5 file(s) whose tree holds the tensors (Keras 3 native weights, every shard of a
+  /// sharded save in index order, a legacy .h5), for sinks that copy the input's structure
+  /// (groups, attributes, datasets not planned). TensorInfo::dataset is the path of a tensor in
+  /// these files. Empty for sources that are not HDF5 (npz, safetensors, ...). What layout the
+  /// files have is told by info().kind.
+  virtual std::vector<NativeFile> native_files() const { return {}; }
 
  protected:
   Source() = default;

@@ -249,10 +249,7 @@ DatasetInfo dataset_info(hid_t dset) {
   return info;
 }
 
-namespace {
-
-// Selects the flat (row-major) element range [first, first + count) of `space` as a union of at
-// most 2 * rank hyperslab blocks: take the largest aligned block at each step.
+// Takes the largest aligned block at each step.
 void select_flat_range(hid_t space, const Shape& shape, std::uint64_t first, std::uint64_t count) {
   const std::size_t r = shape.size();
   if (r == 0) {
@@ -282,8 +279,6 @@ void select_flat_range(hid_t space, const Shape& shape, std::uint64_t first, std
     pos += n * stride[j];
   }
 }
-
-}  // namespace
 
 void read_elements(hid_t dset, const DatasetInfo& info, std::uint64_t first, std::uint64_t count,
                    void* dst) {

@@ -84,6 +84,11 @@ struct DatasetInfo {
 /// attribute are understood; anything else is Error{unsupported} naming the type.
 DatasetInfo dataset_info(hid_t dset);
 
+/// Selects the flat (row-major) element range [first, first + count) of dataspace `space`, whose
+/// extent is `shape`, as a union of at most 2 * rank hyperslab blocks (all of it for a scalar).
+/// Used to read and to write a chunk of a tensor.
+void select_flat_range(hid_t space, const Shape& shape, std::uint64_t first, std::uint64_t count);
+
 /// Reads flat elements [first, first + count) of a dataset into dst as little-endian `dtype`.
 void read_elements(hid_t dset, const DatasetInfo& info, std::uint64_t first, std::uint64_t count,
                    void* dst);

@@ -16,9 +16,9 @@ void OrderedSink::begin(const Plan& plan) {
   if (state_ != State::fresh) throw Error(Errc::internal, "sink: begin() called twice");
   try {
     plan_ = plan;
-    plan_.origin = nullptr;  // only valid during the conversion; nothing here needs it
     state_ = State::writing;
-    on_begin();
+    on_begin();              // structure-preserving sinks read plan().origin here
+    plan_.origin = nullptr;  // only valid during the conversion; nothing later needs it
   } catch (...) {
     state_ = State::failed;
     throw;

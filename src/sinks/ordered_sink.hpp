@@ -22,7 +22,7 @@ class OrderedSink : public Sink {
  protected:
   OrderedSink() = default;
 
-  /// The plan given to begin() (Plan::origin is not kept).
+  /// The plan given to begin(). Plan::origin is set during on_begin() only, null afterwards.
   const Plan& plan() const { return plan_; }
 
   /// Creates the temporary output. Called once, from begin().

@@ -16,6 +16,14 @@ constexpr std::array kFormats = {
                &make_npz_deflate_sink},
     SinkFormat{"memmap", "directory of raw float64 weight_{i}.dat files + manifest.json",
                &make_memmap_sink},
+    SinkFormat{"weights.h5", "Keras 3 .weights.h5, input structure kept, floats as float64",
+               &make_weights_h5_sink},
+    SinkFormat{"keras", ".keras model that Keras loads as float64 (weights and dtype policies)",
+               &make_keras_sink},
+    SinkFormat{"legacy-h5", "legacy .h5 from a legacy .h5, structure kept, floats as float64",
+               &make_legacy_h5_sink},
+    SinkFormat{"safetensors", "one .safetensors file (F64 tensors by name, get_weights order)",
+               &make_safetensors_sink},
 };
 
 }  // namespace

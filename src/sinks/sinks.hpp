@@ -34,4 +34,21 @@ std::unique_ptr<Sink> make_npz_deflate_sink(const std::filesystem::path&, const 
 /// --to memmap: directory of raw weight_{i}.dat + manifest.json (memmap_sink.cpp).
 std::unique_ptr<Sink> make_memmap_sink(const std::filesystem::path&, const SinkOptions&);
 
+/// --to weights.h5: Keras 3 .weights.h5, structure-preserving, float64 (h5_file_sink.cpp).
+std::unique_ptr<Sink> make_weights_h5_sink(const std::filesystem::path&, const SinkOptions&);
+/// --to keras: .keras with float64 weights and float64 policies in config.json (keras_sink.cpp).
+std::unique_ptr<Sink> make_keras_sink(const std::filesystem::path&, const SinkOptions&);
+/// --to legacy-h5: legacy .h5 in, legacy .h5 out, float64 (h5_file_sink.cpp).
+std::unique_ptr<Sink> make_legacy_h5_sink(const std::filesystem::path&, const SinkOptions&);
+/// --to safetensors: F64 tensors by name in plan order, streamed (safetensors_sink.cpp).
+std::unique_ptr<Sink> make_safetensors_sink(const std::filesystem::path&, const SinkOptions&);
+
+/// SinkOptions::level for the HDF5 outputs: -1 gives 4 (h5py's default); else 0-9, or
+/// Error{invalid_argument} naming `format` (h5_file_sink.cpp).
+int hdf5_deflate_level(const SinkOptions& options, std::string_view format);
+/// Error{unsupported} unless plan.source.kind starts with `prefix` ("keras3", "legacy");
+/// `instead` says what --to `format` needs (h5_file_sink.cpp).
+void require_source_kind(const Plan& plan, std::string_view prefix, std::string_view format,
+                         std::string_view instead);
+
 }  // namespace keras64::detail

@@ -68,6 +68,7 @@ class Keras3Source final : public Source {
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string config_json() const override { return config_text_; }
+  std::vector<NativeFile> native_files() const override { return native_; }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     if (index >= refs_.size() || first + count > tensors_[index].elements() || first + count < first)
       throw Error(Errc::internal, "read out of range");
@@ -116,8 +117,15 @@ class Keras3Source final : public Source {
     if (reference) check_no_extra(layout);
   }
 
+  // Adds one HDF5 file of this source's own layout (not of the --model reference).
+  void add_file(const std::string& label, const std::string& disk_path, const std::string& name) {
+    tree_.add_file(label, disk_path);
+    native_.push_back({disk_path, label, name});
+  }
+
   SourceInfo info_;
   WeightsTree tree_;
+  std::vector<NativeFile> native_;
   std::string config_text_;
   std::unique_ptr<KerasArchive> archive_;    // keeps the extracted weights alive
   std::unique_ptr<KerasArchive> reference_;  // the --model archive
@@ -189,7 +197,7 @@ std::unique_ptr<Source> open_keras3_zip(const fs::path& path, const OpenOptions&
   src->info_.keras_version = a.keras_version;
   src->info_.model_name = model_name(a.config);
   src->config_text_ = a.config_text;
-  src->tree_.add_file(a.label + ":model.weights.h5", a.weights->path().string());
+  src->add_file(a.label + ":model.weights.h5", a.weights->path().string(), "model.weights.h5");
   src->build(&a.config, nullptr, "", opts.include_optimizer);
   return src;
 }
@@ -198,7 +206,7 @@ std::unique_ptr<Source> open_keras3_weights(const fs::path& path, const OpenOpti
   auto src = std::make_unique<Keras3Source>();
   src->info_.file = path.string();
   src->info_.kind = "keras3-weights";
-  src->tree_.add_file(path.string(), path.string());
+  src->add_file(path.string(), path.string(), path.filename().string());
   require_keras_layout(src->tree_, path.string());
   finish_bare(*src, opts);
   return src;
@@ -240,7 +248,7 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
   for (const auto& s : shards) {
     const fs::path p = path.parent_path() / s;
     if (!fs::exists(p)) throw Error(Errc::io, p.string() + ": missing shard (listed in " + label + ")", ENOENT);
-    src->tree_.add_file(p.string(), p.string());
+    src->add_file(p.string(), p.string(), s);
   }
   finish_bare(*src, opts);
   return src;

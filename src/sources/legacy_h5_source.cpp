@@ -54,6 +54,9 @@ class LegacyH5Source final : public Source {
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string config_json() const override { return config_text_; }
+  std::vector<NativeFile> native_files() const override {
+    return {{label_, label_, fs::path(label_).filename().string()}};
+  }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     if (index >= refs_.size() || first + count > tensors_[index].elements() || first + count < first)
       throw Error(Errc::internal, "read out of range");

@@ -51,6 +51,10 @@ Runner add_convert(CLI::App& app, Common& common) {
     const ConvertReport r = convert(*src, *sink, co);
     end_progress();
     const auto& si = src->info();
+    // --compress: bytes written against the raw size of the tensors written (float64 mostly).
+    std::uint64_t raw_bytes = 0;
+    for (const auto& t : r.tensors) raw_bytes += element_count(t.shape) * info(t.to).size;
+    const double ratio = raw_bytes ? static_cast<double>(r.bytes_written) / raw_bytes : 1.0;
     if (common.json) {
       nlohmann::json j{{"ok", true},           {"source", source_json(si)},
                        {"output", {{"path", o->out}, {"format", o->to}}},
@@ -61,6 +65,10 @@ Runner add_convert(CLI::App& app, Common& common) {
         j["tensors"].push_back({{"index", i}, {"name", t.name}, {"from", info(t.from).name},
                                 {"to", info(t.to).name}, {"shape", t.shape}});
       }
+      if (o->compress) {
+        j["raw_bytes"] = raw_bytes;
+        j["ratio"] = ratio;
+      }
       std::cout << j.dump(2) << "\n";
       return 0;
     }
@@ -70,7 +78,11 @@ Runner add_convert(CLI::App& app, Common& common) {
       for (const auto& t : r.tensors) (t.from == t.to && t.to != DType::f64 ? kept : widened)++;
       std::cout << o->out << ": " << r.tensors.size() << " tensors (" << widened << " float64";
       if (kept) std::cout << ", " << kept << " integer kept";
-      std::cout << "), " << human_bytes(r.bytes_written) << " written in " << r.seconds << " s\n";
+      std::cout << "), " << human_bytes(r.bytes_written) << " written in " << r.seconds << " s";
+      if (o->compress)
+        std::cout << " (compressed to " << static_cast<int>(ratio * 1000 + 0.5) / 10.0 << "% of "
+                  << human_bytes(raw_bytes) << ")";
+      std::cout << "\n";
     }
     return 0;
   };

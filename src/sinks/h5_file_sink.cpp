@@ -1,0 +1,130 @@
+// --to weights.h5 and --to legacy-h5: the input's own HDF5 file(s) copied structure for
+// structure, with every planned tensor stored in its planned dtype (float64 when converting) and
+// everything else - groups, empty vars groups, attributes, datasets not in the plan - unchanged.
+// The legacy flavour also rewrites the dtype policies in the root model_config attribute, so the
+// file loads as a float64 model. Layouts: docs/output-formats.md; writer: sinks/h5_structure.hpp.
+//
+// A sharded Keras 3 input becomes one merged .weights.h5 (Keras loads it like the shards).
+#include <optional>
+#include <string_view>
+
+#include "detail/error_path.hpp"
+#include "detail/file.hpp"
+#include "detail/output_path.hpp"
+#include "detail/policy_rewrite.hpp"
+#include "keras64/error.hpp"
+#include "sinks/h5_structure.hpp"
+#include "sinks/ordered_sink.hpp"
+#include "sinks/sinks.hpp"
+
+namespace keras64::detail {
+
+int hdf5_deflate_level(const SinkOptions& options, std::string_view format) {
+  if (options.level == -1) return 4;  // h5py's gzip default
+  if (options.level < 0 || options.level > 9)
+    throw Error(Errc::invalid_argument, "compression level " + std::to_string(options.level) +
+                                            " is out of range for " + std::string(format) +
+                                            " (0-9)");
+  return options.level;
+}
+
+void require_source_kind(const Plan& plan, std::string_view prefix, std::string_view format,
+                         std::string_view instead) {
+  if (!plan.source.kind.starts_with(prefix))
+    throw Error(Errc::unsupported, plan.source.file + ": --to " + std::string(format) + " needs " +
+                                       std::string(instead) + ", not a " + plan.source.kind +
+                                       " input");
+}
+
+namespace {
+
+class H5FileSink final : public OrderedSink {
+ public:
+  enum class Flavor { keras3, legacy };
+
+  H5FileSink(std::filesystem::path target, const SinkOptions& options, Flavor flavor)
+      : target_(std::move(target)), options_(options), flavor_(flavor) {
+    const std::string name = target_.filename().string();
+    const std::string_view format = flavor_ == Flavor::keras3 ? "weights.h5" : "legacy-h5";
+    writer_options_.compress = options_.compress;
+    writer_options_.level = hdf5_deflate_level(options_, format);
+    // Keras picks its reader by file name (docs/keras-formats.md §0).
+    if (flavor_ == Flavor::keras3 && !name.ends_with(".weights.h5"))
+      throw Error(Errc::invalid_argument, target_.string() +
+                                              ": a Keras 3 weights file must be named *.weights.h5 "
+                                              "(Keras chooses its reader by that suffix)");
+    if (flavor_ == Flavor::legacy && name.ends_with(".weights.h5"))
+      throw Error(Errc::invalid_argument,
+                  target_.string() +
+                      ": a legacy .h5 must not be named *.weights.h5 (Keras would "
+                      "read it as Keras 3 native weights)");
+    check_output_target(target_, options_.force);
+  }
+
+ private:
+  void on_begin() override {
+    if (flavor_ == Flavor::keras3)
+      require_source_kind(plan(), "keras3", "weights.h5",
+                          "a Keras 3 input (.keras, .weights.h5, sharded .weights.json); use "
+                          "--to legacy-h5 for a legacy .h5");
+    else
+      require_source_kind(
+          plan(), "legacy", "legacy-h5",
+          "a legacy .h5 input; use --to weights.h5 or --to keras for Keras 3 files");
+    pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
+    std::string config;
+    if (flavor_ == Flavor::legacy && plan().source.kind == "legacy-h5")
+      config = plan().origin->config_json();
+    try {
+      writer_.emplace(pending_->temp(), target_.string(), plan(), writer_options_);
+      if (!config.empty())
+        writer_->set_root_string_attr(
+            "model_config",
+            rewrite_policies(config, "float64", plan().source.file + ":/: attribute model_config"));
+    } catch (const Error& e) {
+      throw replace_context(e, pending_->temp().string(), target_.string());
+    }
+  }
+
+  void on_open(std::size_t index) override { writer_->open(index); }
+  void on_append(const void* data, std::size_t n) override {
+    writer_->append(data, n);
+    bytes_ += n;
+  }
+  void on_close(std::size_t) override { writer_->close_tensor(); }
+
+  void on_commit() override {
+    writer_->close();
+    writer_.reset();
+    try {
+      File f = File::open_read(pending_->temp());
+      bytes_ = f.size();
+      f.sync();
+      f.close();
+    } catch (const Error& e) {
+      throw replace_context(e, pending_->temp().string(), target_.string());
+    }
+    pending_->commit();
+  }
+
+  std::filesystem::path target_;
+  SinkOptions options_;
+  Flavor flavor_;
+  H5StructureWriter::Options writer_options_;
+  std::optional<PendingOutput> pending_;  // before writer_: the file closes before its removal
+  std::optional<H5StructureWriter> writer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> make_weights_h5_sink(const std::filesystem::path& path,
+                                           const SinkOptions& options) {
+  return std::make_unique<H5FileSink>(path, options, H5FileSink::Flavor::keras3);
+}
+
+std::unique_ptr<Sink> make_legacy_h5_sink(const std::filesystem::path& path,
+                                          const SinkOptions& options) {
+  return std::make_unique<H5FileSink>(path, options, H5FileSink::Flavor::legacy);
+}
+
+}  // namespace keras64::detail

@@ -1,0 +1,416 @@
+#include "sinks/h5_structure.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "keras64/error.hpp"
+
+namespace keras64::detail {
+namespace {
+
+constexpr int kMaxDepth = 64;                    // as deep as any reader of ours descends
+constexpr std::uint64_t kChunkBytes = 1u << 20;  // target size of one compressed chunk
+// Below this a chunk index (a B-tree node of ~2 KiB) costs more than deflate can save.
+constexpr std::uint64_t kMinCompressBytes = 4096;
+
+h5::Id plist(hid_t cls) {
+  return h5::Id(h5::check(H5Pcreate(cls), "H5Pcreate", Errc::internal));
+}
+
+// Link names as h5py creates them: UTF-8.
+h5::Id link_plist() {
+  h5::Id p = plist(H5P_LINK_CREATE);
+  h5::check(H5Pset_char_encoding(p.get(), H5T_CSET_UTF8), "H5Pset_char_encoding", Errc::internal);
+  return p;
+}
+
+herr_t attr_name_cb(hid_t, const char* name, const H5A_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  return 0;
+}
+
+std::vector<std::string> attr_names(hid_t obj) {
+  std::vector<std::string> names;
+  hsize_t idx = 0;
+  h5::check(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, attr_name_cb, &names),
+            "cannot list attributes");
+  return names;
+}
+
+bool is_bf16_tag(hid_t obj, const std::string& name) {
+  try {
+    auto v = h5::read_string_attr(obj, name);
+    return v && *v == "bfloat16";
+  } catch (const Error&) {
+    return false;  // not a single string: not Keras's dtype tag, copy it as it is
+  }
+}
+
+// Copies every attribute of `in` that `out` lacks, in its own type and shape. `skip_bf16_tag`
+// leaves out a dtype = "bfloat16" tag (for a dataset no longer stored as bfloat16).
+void copy_attrs(hid_t in, hid_t out, bool skip_bf16_tag) {
+  for (const auto& name : attr_names(in)) {
+    if (h5::has_attr(out, name)) continue;
+    if (skip_bf16_tag && name == "dtype" && is_bf16_tag(in, name)) continue;
+    const std::string what = "attribute " + name;
+    h5::Id attr(h5::check(H5Aopen(in, name.c_str(), H5P_DEFAULT), "cannot open " + what));
+    h5::Id ftype(h5::check(H5Aget_type(attr.get()), "cannot get type of " + what));
+    h5::Id type(h5::check(H5Tcopy(ftype.get()), "H5Tcopy", Errc::internal));  // transient copy
+    h5::Id space(h5::check(H5Aget_space(attr.get()), "cannot get dataspace of " + what));
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    const std::size_t size = H5Tget_size(type.get());
+    if (n < 0 || size == 0) throw Error(Errc::corrupt, what + " has an invalid extent or type");
+    std::vector<unsigned char> buf(std::max<std::size_t>(1, static_cast<std::size_t>(n) * size));
+    // Reading and writing in the file type moves the bytes unchanged; variable-length data
+    // (vlen strings) come back as pointers that H5Dvlen_reclaim frees.
+    h5::check(H5Aread(attr.get(), type.get(), buf.data()), "cannot read " + what);
+    const bool vlen =
+        H5Tis_variable_str(type.get()) > 0 || H5Tdetect_class(type.get(), H5T_VLEN) > 0;
+    herr_t status = -1;
+    {
+      h5::Id acpl = plist(H5P_ATTRIBUTE_CREATE);
+      H5Pset_char_encoding(acpl.get(), H5T_CSET_UTF8);
+      h5::Id copy(H5Acreate2(out, name.c_str(), type.get(), space.get(), acpl.get(), H5P_DEFAULT));
+      if (copy.valid()) status = H5Awrite(copy.get(), type.get(), buf.data());
+    }
+    const std::string err = status < 0 ? h5::last_error() : "";
+    if (vlen) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, buf.data());
+    if (status < 0) throw Error(Errc::io, "cannot write " + what + (err.empty() ? "" : ": " + err));
+  }
+}
+
+Shape dataspace_shape(hid_t dset) {
+  h5::Id space(h5::check(H5Dget_space(dset), "cannot get dataspace"));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0 || rank > 32) throw Error(Errc::corrupt, "dataset has an invalid rank");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return Shape(dims.begin(), dims.end());
+}
+
+}  // namespace
+
+h5::Id h5_file_type(DType t) {
+  auto copy = [](hid_t base) {
+    return h5::Id(h5::check(H5Tcopy(base), "H5Tcopy", Errc::internal));
+  };
+  switch (t) {
+    case DType::f16: {
+      // h5py's IEEE_F16LE: float32 fields shrunk to 1 sign, 5 exponent, 10 mantissa bits.
+      h5::Id ty = copy(H5T_IEEE_F32LE);
+      h5::check(H5Tset_fields(ty.get(), 15, 10, 5, 0, 10), "H5Tset_fields", Errc::internal);
+      h5::check(H5Tset_size(ty.get(), 2), "H5Tset_size", Errc::internal);
+      h5::check(H5Tset_ebias(ty.get(), 15), "H5Tset_ebias", Errc::internal);
+      return ty;
+    }
+    case DType::bf16:
+      return h5::Id(h5::check(H5Tcreate(H5T_OPAQUE, 2), "H5Tcreate", Errc::internal));
+    case DType::f32:
+      return copy(H5T_IEEE_F32LE);
+    case DType::f64:
+      return copy(H5T_IEEE_F64LE);
+    case DType::i8:
+      return copy(H5T_STD_I8LE);
+    case DType::i16:
+      return copy(H5T_STD_I16LE);
+    case DType::i32:
+      return copy(H5T_STD_I32LE);
+    case DType::i64:
+      return copy(H5T_STD_I64LE);
+    case DType::u8:
+      return copy(H5T_STD_U8LE);
+    case DType::u16:
+      return copy(H5T_STD_U16LE);
+    case DType::u32:
+      return copy(H5T_STD_U32LE);
+    case DType::u64:
+      return copy(H5T_STD_U64LE);
+    case DType::boolean: {
+      h5::Id ty(h5::check(H5Tenum_create(H5T_STD_I8LE), "H5Tenum_create", Errc::internal));
+      const std::int8_t no = 0, yes = 1;
+      h5::check(H5Tenum_insert(ty.get(), "FALSE", &no), "H5Tenum_insert", Errc::internal);
+      h5::check(H5Tenum_insert(ty.get(), "TRUE", &yes), "H5Tenum_insert", Errc::internal);
+      return ty;
+    }
+  }
+  throw Error(Errc::internal, "unknown dtype");
+}
+
+H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::string shown,
+                                     const Plan& plan, const Options& options)
+    : shown_(std::move(shown)), options_(options), plan_(&plan) {
+  h5::silence();
+  const std::vector<NativeFile> inputs =
+      plan.origin ? plan.origin->native_files() : std::vector<NativeFile>{};
+  if (inputs.empty())
+    throw Error(Errc::unsupported, shown_ +
+                                       ": this output copies the structure of an HDF5 input, "
+                                       "and " +
+                                       plan.source.file + " (" + plan.source.kind + ") has none");
+  for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
+    std::string path = plan.tensors[i].source.dataset;
+    if (path.empty())
+      throw Error(Errc::internal,
+                  shown_ + ": tensor " + plan.tensors[i].source.name + " has no dataset path");
+    if (path.front() != '/') path.insert(0, "/");
+    if (!planned_.emplace(path, i).second)
+      throw Error(Errc::internal, shown_ + ":" + path + ": planned twice");
+  }
+  created_.assign(plan.tensors.size(), false);
+
+  h5::Id fapl = plist(H5P_FILE_ACCESS);
+  h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree",
+            Errc::internal);
+  const hid_t f = H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+  if (f < 0) {
+    const std::string detail = h5::last_error();
+    throw Error(Errc::io,
+                shown_ + ": cannot create HDF5 file" + (detail.empty() ? "" : ": " + detail));
+  }
+  file_ = h5::Id(f);
+
+  for (const auto& in : inputs) {
+    h5::Id src;
+    try {
+      src = h5::open_file(in.path.string());
+    } catch (const Error& e) {
+      throw e.with_context(in.label);
+    }
+    try {
+      copy_attrs(src.get(), file_.get(), false);
+    } catch (...) {
+      fail("/");
+    }
+    copy_tree(src.get(), file_.get(), "", 0);
+  }
+  for (std::size_t i = 0; i < created_.size(); ++i)
+    if (!created_[i]) {
+      const auto& t = plan.tensors[i].source;
+      throw Error(Errc::mismatch, shown_ + ": tensor " + t.name + " (dataset " + t.dataset +
+                                      ") has no dataset in " + inputs.front().label +
+                                      (inputs.size() > 1 ? " and its other shards" : ""));
+    }
+}
+
+H5StructureWriter::~H5StructureWriter() = default;
+
+void H5StructureWriter::fail(const std::string& where) const {
+  try {
+    throw;
+  } catch (const Error& e) {
+    throw e.with_context(shown_ + ":" + where);
+  }
+}
+
+void H5StructureWriter::copy_tree(hid_t in, hid_t out, const std::string& path, int depth) {
+  if (depth > kMaxDepth)
+    throw Error(Errc::unsupported, shown_ + ":" + path + ": groups nested too deep");
+  std::vector<h5::Child> kids;
+  try {
+    kids = h5::children(in);
+  } catch (...) {
+    fail(path.empty() ? "/" : path);
+  }
+  const h5::Id lcpl = link_plist();
+  for (const auto& c : kids) {
+    const std::string p = path + "/" + c.name;
+    const auto planned = planned_.find(p);
+    try {
+      if (c.kind == h5::ObjKind::group) {
+        h5::Id g_in = h5::open_group(in, c.name);
+        h5::Id g_out;
+        const htri_t there = H5Lexists(out, c.name.c_str(), H5P_DEFAULT);
+        if (there > 0) {
+          g_out = h5::open_group(out, c.name);  // a group split over several shards
+        } else {
+          h5::Id gcpl = plist(H5P_GROUP_CREATE);
+          H5Pset_obj_track_times(gcpl.get(), false);
+          g_out =
+              h5::Id(h5::check(H5Gcreate2(out, c.name.c_str(), lcpl.get(), gcpl.get(), H5P_DEFAULT),
+                               "cannot create group", Errc::io));
+        }
+        copy_attrs(g_in.get(), g_out.get(), false);
+        copy_tree(g_in.get(), g_out.get(), p, depth + 1);
+        continue;
+      }
+      if (H5Lexists(out, c.name.c_str(), H5P_DEFAULT) > 0)
+        throw Error(Errc::corrupt, "present in two input files");
+      if (c.kind == h5::ObjKind::dataset && planned != planned_.end()) {
+        h5::Id d_in = h5::open_dataset(in, c.name);
+        create_planned(d_in.get(), out, c.name, p, planned->second);
+        continue;
+      }
+      // Everything else is kept as it is: datasets not in the plan (integers, optimizer state
+      // when it is not converted), named types.
+      h5::check(H5Ocopy(in, c.name.c_str(), out, c.name.c_str(), H5P_DEFAULT, lcpl.get()),
+                "cannot copy", Errc::io);
+    } catch (...) {
+      fail(p);
+    }
+  }
+}
+
+void H5StructureWriter::create_planned(hid_t in_dset, hid_t out_parent, const std::string& name,
+                                       const std::string& path, std::size_t index) {
+  const PlannedTensor& pt = plan_->tensors[index];
+  const Shape shape = dataspace_shape(in_dset);
+  if (shape != pt.source.shape)
+    throw Error(Errc::mismatch, "shape mismatch: " + shape_string(shape) + " in the structure, " +
+                                    shape_string(pt.source.shape) + " planned for " +
+                                    pt.source.name);
+  h5::Id type = h5_file_type(pt.dtype);
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  h5::Id space(h5::check(
+      shape.empty() ? H5Screate(H5S_SCALAR)
+                    : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+      "cannot create dataspace", Errc::internal));
+  h5::Id dcpl = plist(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(dcpl.get(), false);
+  const std::uint64_t elements = element_count(shape);
+  if (options_.compress && !shape.empty() && elements * info(pt.dtype).size >= kMinCompressBytes) {
+    // About kChunkBytes per chunk: halve the largest dimension until it fits.
+    std::vector<hsize_t> chunk = dims;
+    const std::uint64_t es = info(pt.dtype).size;
+    auto bytes = [&] {
+      std::uint64_t b = es;
+      for (auto d : chunk) b *= d;
+      return b;
+    };
+    while (bytes() > kChunkBytes) {
+      auto k = std::max_element(chunk.begin(), chunk.end());
+      if (*k <= 1) break;
+      *k = (*k + 1) / 2;
+    }
+    h5::check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()),
+              "cannot set chunking", Errc::internal);
+    h5::check(H5Pset_shuffle(dcpl.get()), "cannot set the shuffle filter", Errc::internal);
+    h5::check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options_.level)),
+              "cannot set the deflate filter", Errc::internal);
+  }
+  const h5::Id lcpl = link_plist();
+  h5::Id out(h5::check(H5Dcreate2(out_parent, name.c_str(), type.get(), space.get(), lcpl.get(),
+                                  dcpl.get(), H5P_DEFAULT),
+                       "cannot create dataset", Errc::io));
+  copy_attrs(in_dset, out.get(), true);
+  if (pt.dtype == DType::bf16 && !h5::has_attr(out.get(), "dtype")) {
+    // Keras cannot read 2-byte OPAQUE data without this tag ("No cast function available.").
+    h5::Id st(h5::check(H5Tcopy(H5T_C_S1), "H5Tcopy", Errc::internal));
+    H5Tset_size(st.get(), H5T_VARIABLE);
+    H5Tset_cset(st.get(), H5T_CSET_UTF8);
+    h5::Id scalar(h5::check(H5Screate(H5S_SCALAR), "H5Screate", Errc::internal));
+    h5::Id a(
+        h5::check(H5Acreate2(out.get(), "dtype", st.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT),
+                  "cannot create attribute dtype", Errc::io));
+    const char* value = "bfloat16";
+    h5::check(H5Awrite(a.get(), st.get(), &value), "cannot write attribute dtype", Errc::io);
+  }
+  (void)path;
+  created_[index] = true;
+}
+
+void H5StructureWriter::set_root_string_attr(const std::string& name, const std::string& value) {
+  try {
+    bool variable = true;
+    H5T_cset_t cset = H5T_CSET_UTF8;
+    H5T_str_t pad = H5T_STR_NULLPAD;
+    if (h5::has_attr(file_.get(), name)) {
+      h5::Id old(
+          h5::check(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), "cannot open attribute"));
+      h5::Id ty(h5::check(H5Aget_type(old.get()), "cannot get attribute type"));
+      if (H5Tget_class(ty.get()) == H5T_STRING) {
+        variable = H5Tis_variable_str(ty.get()) > 0;
+        cset = H5Tget_cset(ty.get());
+        pad = H5Tget_strpad(ty.get());
+      }
+      old = h5::Id();
+      h5::check(H5Adelete(file_.get(), name.c_str()), "cannot replace attribute", Errc::io);
+    }
+    h5::Id st(h5::check(H5Tcopy(H5T_C_S1), "H5Tcopy", Errc::internal));
+    h5::check(
+        H5Tset_size(st.get(), variable ? H5T_VARIABLE : std::max<std::size_t>(1, value.size())),
+        "H5Tset_size", Errc::internal);
+    H5Tset_cset(st.get(), cset);
+    if (!variable) H5Tset_strpad(st.get(), pad);
+    h5::Id scalar(h5::check(H5Screate(H5S_SCALAR), "H5Screate", Errc::internal));
+    h5::Id a(h5::check(
+        H5Acreate2(file_.get(), name.c_str(), st.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT),
+        "cannot create attribute", Errc::io));
+    const char* ptr = value.c_str();
+    std::string fixed = value;
+    if (fixed.empty()) fixed.push_back('\0');
+    h5::check(H5Awrite(a.get(), st.get(), variable ? static_cast<const void*>(&ptr) : fixed.data()),
+              "cannot write attribute", Errc::io);
+  } catch (...) {
+    fail("/: attribute " + name);
+  }
+}
+
+void H5StructureWriter::open(std::size_t index) {
+  const std::string& path = plan_->tensors[index].source.dataset;
+  try {
+    current_ = index;
+    done_ = 0;
+    carry_.clear();
+    dset_ = h5::open_dataset(file_.get(), path);
+    mtype_ = h5_file_type(plan_->tensors[index].dtype);
+  } catch (...) {
+    fail(path);
+  }
+}
+
+void H5StructureWriter::append(const void* data, std::size_t n) {
+  const PlannedTensor& pt = plan_->tensors[current_];
+  const std::size_t es = info(pt.dtype).size;
+  auto put = [&](const void* p, std::uint64_t count) {
+    h5::Id fspace(h5::check(H5Dget_space(dset_.get()), "cannot get dataspace"));
+    h5::select_flat_range(fspace.get(), pt.source.shape, done_, count);
+    const hsize_t c = count;
+    h5::Id mspace(h5::check(H5Screate_simple(1, &c, nullptr), "H5Screate_simple", Errc::internal));
+    h5::check(H5Dwrite(dset_.get(), mtype_.get(), mspace.get(), fspace.get(), H5P_DEFAULT, p),
+              "cannot write data", Errc::io);
+    done_ += count;
+  };
+  try {
+    const char* p = static_cast<const char*>(data);
+    if (!carry_.empty()) {  // complete an element split between two writes
+      const std::size_t take = std::min(es - carry_.size(), n);
+      carry_.append(p, take);
+      p += take;
+      n -= take;
+      if (carry_.size() < es) return;
+      put(carry_.data(), 1);
+      carry_.clear();
+    }
+    const std::size_t whole = n / es;
+    if (whole) put(p, whole);
+    carry_.assign(p + whole * es, n - whole * es);
+  } catch (...) {
+    fail(pt.source.dataset);
+  }
+}
+
+void H5StructureWriter::close_tensor() {
+  if (!carry_.empty())
+    throw Error(Errc::internal, shown_ + ":" + plan_->tensors[current_].source.dataset +
+                                    ": ended inside an element");
+  dset_ = h5::Id();
+  mtype_ = h5::Id();
+}
+
+void H5StructureWriter::close() {
+  dset_ = h5::Id();
+  mtype_ = h5::Id();
+  try {
+    h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "cannot write the file", Errc::io);
+    // Close through H5Fclose, so a failure to write the last metadata is reported: take an
+    // extra reference, let file_ drop its own, then close.
+    const hid_t f = file_.get();
+    H5Iinc_ref(f);
+    file_.reset();
+    h5::check(H5Fclose(f), "cannot close the file", Errc::io);
+  } catch (...) {
+    fail("/");
+  }
+}
+
+}  // namespace keras64::detail

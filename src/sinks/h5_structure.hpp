@@ -1,0 +1,87 @@
+// Structure-preserving HDF5 output, shared by --to weights.h5, keras and legacy-h5.
+//
+// The writer copies the tree of the origin's native HDF5 file(s) (Source::native_files(); the
+// shards of a sharded save are merged) into a new file: every group with its attributes, every
+// dataset that is not in the plan unchanged (H5Ocopy: type, layout, filters, attributes), and,
+// for every planned tensor, a new full-size dataset at the same path in PlannedTensor::dtype with
+// the original's attributes. Planned tensors are matched to datasets by TensorInfo::dataset.
+// The data then arrive tensor by tensor and are written by flat element range (hyperslab), so
+// nothing is held in memory.
+//
+// dtypes on disk are what h5py writes for numpy: IEEE little-endian floats, little-endian
+// integers, bool as an int8 enum {FALSE, TRUE}, bfloat16 as a 2-byte OPAQUE type plus the
+// attribute dtype = "bfloat16" that Keras needs (and without that attribute for anything else).
+// With compression, planned datasets of rank >= 1 and at least 4 KiB are chunked (about 1 MiB
+// chunks) with the shuffle and deflate filters; scalars and smaller datasets stay contiguous (a
+// chunk index costs more than deflate saves on them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "detail/h5.hpp"
+#include "keras64/sink.hpp"
+
+namespace keras64::detail {
+
+class H5StructureWriter {
+ public:
+  struct Options {
+    bool compress = false;
+    int level = 4;  ///< deflate level 0-9 when compress
+  };
+
+  /// Creates `temp` (which must not exist) and copies the structure of `plan.origin`'s native
+  /// files, creating every planned dataset. `shown` names the output in messages
+  /// ("out.keras:model.weights.h5"). Error{unsupported} if the origin has no native HDF5 file,
+  /// Error{mismatch} if a planned tensor has no dataset there or another shape.
+  H5StructureWriter(const std::filesystem::path& temp, std::string shown, const Plan& plan,
+                    const Options& options);
+  ~H5StructureWriter();
+  H5StructureWriter(const H5StructureWriter&) = delete;
+  H5StructureWriter& operator=(const H5StructureWriter&) = delete;
+
+  /// Replaces (or creates) the scalar string attribute `name` of the root group, keeping the
+  /// string type (variable or fixed length, character set) of the attribute it replaces.
+  void set_root_string_attr(const std::string& name, const std::string& value);
+
+  /// Tensor `index` of the plan starts / receives its next bytes / is complete.
+  void open(std::size_t index);
+  void append(const void* data, std::size_t n);
+  void close_tensor();
+
+  /// Flushes and closes the file. Nothing may be called after.
+  void close();
+
+ private:
+  struct Target {
+    std::string path;  // of the dataset, with leading '/'
+    std::size_t index;
+  };
+  void copy_tree(hid_t in, hid_t out, const std::string& path, int depth);
+  void create_planned(hid_t in_dset, hid_t out_parent, const std::string& name,
+                      const std::string& path, std::size_t index);
+  [[noreturn]] void fail(const std::string& where) const;
+
+  std::string shown_;
+  Options options_;
+  const Plan* plan_ = nullptr;
+  std::map<std::string, std::size_t> planned_;  // dataset path -> plan index
+  std::vector<bool> created_;
+  h5::Id file_;
+  // The tensor being written.
+  h5::Id dset_;
+  h5::Id mtype_;
+  std::size_t current_ = 0;
+  std::uint64_t done_ = 0;  // elements written
+  std::string carry_;       // bytes of a partial element
+};
+
+/// The HDF5 file type h5py uses for `t` (see the file comment); the caller owns it.
+h5::Id h5_file_type(DType t);
+
+}  // namespace keras64::detail

@@ -1,0 +1,121 @@
+// --to safetensors: one file in the safetensors format,
+// https://github.com/huggingface/safetensors#format
+//
+//   [u64 little-endian N] [N bytes of UTF-8 JSON header, padded with spaces] [data]
+//   header = {"__metadata__": {string: string},
+//             "<name>": {"dtype": "F64", "shape": [...], "data_offsets": [begin, end]}, ...}
+//
+// Tensors are keyed by TensorInfo::name, in plan (get_weights()) order both in the header and in
+// the data; offsets are relative to the start of the data and contiguous. N is a multiple of 8,
+// so the data start (8 + N) is 8-byte aligned. Integer tensors kept as integers get their own
+// dtype ("I32", ...). __metadata__ holds, as strings (the format allows nothing else):
+//   keras64.order          JSON list of the names in get_weights() order (JSON objects are
+//                          unordered for most readers)
+//   keras64.source_dtypes  JSON list of the stored dtypes in the source, in the same order
+//   keras64.source_file, keras64.source_kind, keras64.keras_version, keras64.order_exact
+// The header is written first, then each tensor's bytes as they arrive: never the whole file in
+// memory.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "detail/error_path.hpp"
+#include "detail/file.hpp"
+#include "detail/output_path.hpp"
+#include "keras64/error.hpp"
+#include "sinks/ordered_sink.hpp"
+#include "sinks/sinks.hpp"
+
+namespace keras64::detail {
+namespace {
+
+class SafetensorsSink final : public OrderedSink {
+ public:
+  SafetensorsSink(std::filesystem::path target, const SinkOptions& options)
+      : target_(std::move(target)), options_(options) {
+    check_output_target(target_, options_.force);
+  }
+
+ private:
+  std::string header() const {
+    nlohmann::ordered_json h, order = nlohmann::json::array(), dtypes = nlohmann::json::array();
+    std::set<std::string> names;
+    for (const auto& t : plan().tensors) {
+      if (!names.insert(t.source.name).second)
+        throw Error(Errc::unsupported, target_.string() + ": two tensors are named '" +
+                                           t.source.name + "' (safetensors keys must be unique)");
+      order.push_back(t.source.name);
+      dtypes.push_back(info(t.source.dtype).name);
+    }
+    const SourceInfo& s = plan().source;
+    auto& m = h["__metadata__"];
+    m["keras64.order"] = order.dump();
+    m["keras64.source_dtypes"] = dtypes.dump();
+    m["keras64.source_file"] = s.file;
+    m["keras64.source_kind"] = s.kind;
+    m["keras64.keras_version"] = s.keras_version;
+    m["keras64.order_exact"] = s.order_exact ? "true" : "false";
+    std::uint64_t offset = 0;
+    for (const auto& t : plan().tensors) {
+      const std::uint64_t end = offset + t.nbytes();
+      h[t.source.name] = {{"dtype", info(t.dtype).st_name},
+                          {"shape", t.source.shape},
+                          {"data_offsets", {offset, end}}};
+      offset = end;
+    }
+    // Names come from files; invalid UTF-8 is replaced rather than refused.
+    std::string text = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text.append((8 - text.size() % 8) % 8, ' ');
+    return text;
+  }
+
+  void on_begin() override {
+    const std::string text = header();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(text.size() >> (8 * i));
+    pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
+    try {
+      file_ = File::create(pending_->temp());
+      file_.write_all(len, sizeof len);
+      file_.write_all(text.data(), text.size());
+    } catch (const Error& e) {
+      throw replace_context(e, pending_->temp().string(), target_.string());
+    }
+    bytes_ = sizeof len + text.size();
+  }
+
+  void on_open(std::size_t) override {}
+  void on_append(const void* data, std::size_t n) override {
+    try {
+      file_.write_all(data, n);
+    } catch (const Error& e) {
+      throw replace_context(e, pending_->temp().string(), target_.string());
+    }
+    bytes_ += n;
+  }
+  void on_close(std::size_t) override {}
+
+  void on_commit() override {
+    try {
+      file_.sync();
+      file_.close();
+    } catch (const Error& e) {
+      throw replace_context(e, pending_->temp().string(), target_.string());
+    }
+    pending_->commit();
+  }
+
+  std::filesystem::path target_;
+  SinkOptions options_;
+  std::optional<PendingOutput> pending_;  // declared before file_: destroyed last
+  File file_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> make_safetensors_sink(const std::filesystem::path& path,
+                                            const SinkOptions& options) {
+  return std::make_unique<SafetensorsSink>(path, options);
+}
+
+}  // namespace keras64::detail

@@ -1,0 +1,112 @@
+// The structure-preserving HDF5 sinks with plans whose dtypes are not float64 - what `load`
+// (float64 data cast back into a model's own dtypes) hands them: every planned tensor is written
+// in PlannedTensor::dtype, bfloat16 with Keras's dtype attribute, unplanned datasets unchanged.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "detail/h5.hpp"
+#include "keras64/convert.hpp"
+#include "keras64/error.hpp"
+#include "keras64/sink.hpp"
+#include "keras64/source.hpp"
+#include "scratch_dir.hpp"
+
+using keras64::DType;
+using keras64::Errc;
+using keras64::Error;
+namespace h5 = keras64::detail::h5;
+
+namespace {
+
+const std::filesystem::path kGolden = std::filesystem::path(KERAS64_TEST_DATA) / "golden";
+
+// Writes `plan` with each element's bytes taken from the source, converted to the planned dtype
+// through float64 (bfloat16: the top 16 bits of the float32, exact for bf16-representable data).
+void write_plan(keras64::Source& src, keras64::Sink& sink, const keras64::Plan& plan,
+                std::size_t step) {
+  sink.begin(plan);
+  for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
+    const auto& t = plan.tensors[i];
+    const std::uint64_t n = t.source.elements();
+    std::vector<unsigned char> in(n * keras64::info(t.source.dtype).size);
+    src.read(i, 0, n, in.data());
+    std::vector<double> wide(n);
+    keras64::widen_to_f64(t.source.dtype, in.data(), n, wide.data());
+    std::vector<unsigned char> out(n * keras64::info(t.dtype).size);
+    for (std::uint64_t k = 0; k < n; ++k) {
+      if (t.dtype == DType::f32) {
+        const float f = static_cast<float>(wide[k]);
+        std::memcpy(&out[k * 4], &f, 4);
+      } else if (t.dtype == DType::bf16) {
+        const float f = static_cast<float>(wide[k]);
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        const std::uint16_t top = static_cast<std::uint16_t>(bits >> 16);
+        std::memcpy(&out[k * 2], &top, 2);
+      } else {
+        std::memcpy(&out[k * 8], &wide[k], 8);
+      }
+    }
+    // Odd step sizes split elements between writes.
+    for (std::size_t off = 0; off < out.size(); off += step)
+      sink.write(i, out.data() + off, std::min(step, out.size() - off));
+  }
+  sink.commit();
+}
+
+}  // namespace
+
+TEST(StructuralSinks, WritesPlannedDtypesAndBfloat16Tag) {
+  keras64::test::ScratchDir dir;
+  auto src = keras64::open_source(kGolden / "bfloat16" / "model.keras");
+  keras64::Plan plan = keras64::make_plan(*src, keras64::CastMode::floats);
+  ASSERT_GE(plan.tensors.size(), 2u);
+  // Tensor 0 back to bfloat16 (as `load` into a bfloat16 model), the rest float32.
+  plan.tensors[0].dtype = DType::bf16;
+  for (std::size_t i = 1; i < plan.tensors.size(); ++i) plan.tensors[i].dtype = DType::f32;
+  const auto out = dir.path() / "o.weights.h5";
+  auto sink = keras64::open_sink("weights.h5", out);
+  write_plan(*src, *sink, plan, 3);
+
+  auto back = keras64::open_source(out);
+  ASSERT_EQ(back->tensors().size(), plan.tensors.size());
+  h5::Id f = h5::open_file(out.string());
+  for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
+    const auto& t = plan.tensors[i];
+    h5::Id d = h5::open_dataset(f.get(), t.source.dataset);
+    const auto info = h5::dataset_info(d.get());
+    EXPECT_EQ(info.dtype, t.dtype) << t.source.name;
+    EXPECT_EQ(h5::read_string_attr(d.get(), "dtype").has_value(), t.dtype == DType::bf16);
+    // The values survive: bfloat16 data narrowed to float32 or kept bfloat16 are exact.
+    const std::uint64_t n = t.source.elements();
+    std::vector<unsigned char> a(n * keras64::info(t.source.dtype).size);
+    std::vector<unsigned char> b(n * keras64::info(t.dtype).size);
+    src->read(i, 0, n, a.data());
+    h5::read_elements(d.get(), info, 0, n, b.data());
+    std::vector<double> wa(n), wb(n);
+    keras64::widen_to_f64(t.source.dtype, a.data(), n, wa.data());
+    keras64::widen_to_f64(t.dtype, b.data(), n, wb.data());
+    EXPECT_EQ(wa, wb) << t.source.name;
+  }
+}
+
+TEST(StructuralSinks, PlanTensorMissingFromStructureIsAMismatch) {
+  keras64::test::ScratchDir dir;
+  auto src = keras64::open_source(kGolden / "mlp" / "model.keras");
+  keras64::Plan plan = keras64::make_plan(*src, keras64::CastMode::floats);
+  plan.tensors[1].source.dataset = "/layers/nowhere/vars/0";
+  auto sink = keras64::open_sink("weights.h5", dir.path() / "o.weights.h5");
+  try {
+    sink->begin(plan);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::mismatch);
+    EXPECT_NE(std::string(e.what()).find("(dataset /layers/nowhere/vars/0) has no dataset in"),
+              std::string::npos)
+        << e.what();
+  }
+  sink.reset();
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
