@@ -1,0 +1,369 @@
+"""keras64: Keras weights as float64, from Python.
+
+The same C++ core as the ``keras64`` command-line tool, so files, orders and error messages are
+the same. Every function streams: memory does not grow with the model beyond what the function
+returns.
+
+>>> import keras64
+>>> keras64.save(model, "weights.npz")                 # or a list of numpy arrays
+>>> ws = keras64.load("weights.npz")                   # float64 arrays, get_weights() order
+>>> keras64.convert("model.keras", "w/", to="npy")     # file to file, like `keras64 convert`
+>>> for t in keras64.inspect("model.keras"): print(t.name, t.dtype, t.shape)
+
+Errors are exceptions carrying the CLI's message: :class:`OSError` (with ``errno``, ``strerror``
+= the message, and ``filename``) for I/O, :class:`FormatError` (a :class:`ValueError`) for a
+damaged input, :class:`NotImplementedError` for valid input keras64 does not handle,
+:class:`ValueError` for bad arguments, :class:`MismatchError` (a :class:`ValueError`) when weights
+do not fit a model, :class:`KeyboardInterrupt` when cancelled, :class:`RuntimeError` for a bug.
+The GIL is released while files are read and written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _keras64
+from ._keras64 import FormatError, MismatchError
+
+__version__ = "0.1.0"
+__all__ = [
+    "FormatError",
+    "MismatchError",
+    "SourceInfo",
+    "TensorInfo",
+    "Tensors",
+    "convert",
+    "formats",
+    "inspect",
+    "load",
+    "load_into",
+    "save",
+]
+
+FormatError.__module__ = __name__
+MismatchError.__module__ = __name__
+
+#: Bytes of float64 data moved per step (the CLI's --chunk-size default).
+DEFAULT_CHUNK_SIZE = 4 << 20
+
+PathLike = Union[str, "os.PathLike[str]"]
+Progress = Optional[Callable[[int, int], Any]]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What an input was: ``kind`` is one of "keras3", "keras3-weights", "keras3-sharded",
+    "legacy-h5", "legacy-weights-h5", keras64's own forms ("npy-dir", "npz", "memmap-dir", ...),
+    or "python" for arrays handed to :func:`save`. ``order_exact`` is False when tensors are in
+    file order rather than ``get_weights()`` order; ``note`` then says why."""
+
+    file: str
+    kind: str
+    keras_version: str
+    model_name: str
+    order_exact: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor of an input, in ``get_weights()`` position.
+
+    ``name`` is the canonical name ("layers/dense/vars/0" for Keras 3 files,
+    "layer/weight" for legacy ones); ``dtype`` the numpy name of the stored type ("float32",
+    "bfloat16", "int64", "bool"); ``role`` "model" or "optimizer"; ``layer`` the Keras layer
+    name; ``keras_path`` the Keras variable path when recorded; ``file`` and ``dataset`` where
+    the data lives (``dataset`` may be empty); ``nbytes`` its stored size."""
+
+    name: str
+    dtype: str
+    shape: Tuple[int, ...]
+    role: str
+    layer: str
+    file: str
+    dataset: str
+    keras_path: str = ""
+    nbytes: int = 0
+
+
+class Tensors(List[TensorInfo]):
+    """A list of :class:`TensorInfo` that also carries the input's :class:`SourceInfo`."""
+
+    source: SourceInfo
+
+    def __init__(self, tensors: Sequence[TensorInfo], source: SourceInfo):
+        super().__init__(tensors)
+        self.source = source
+
+
+def _path(p: Optional[PathLike]) -> str:
+    return "" if p is None else os.fsdecode(os.fspath(p))
+
+
+def _source(d: dict) -> SourceInfo:
+    return SourceInfo(**d)
+
+
+def _tensors(ds: Sequence[dict], source: dict) -> Tensors:
+    return Tensors([TensorInfo(**d) for d in ds], _source(source))
+
+
+def formats() -> List[str]:
+    """Output formats :func:`save` and :func:`convert` accept ("npy", "npz", "npz-deflate",
+    "memmap", and any added since)."""
+    return list(_keras64.sink_formats())
+
+
+def inspect(path: PathLike, model: Optional[PathLike] = None,
+            include_optimizer: bool = False) -> Tensors:
+    """Lists the tensors of any input keras64 reads, in ``get_weights()`` order, without reading
+    their data. ``model`` is a ``.keras`` file giving a bare weights file its architecture.
+    The result's ``.source`` says what the file is."""
+    source, tensors = _keras64.inspect(_path(path), _path(model), bool(include_optimizer))
+    return _tensors(tensors, source)
+
+
+def convert(src: PathLike, dst: PathLike, to: str, *, model: Optional[PathLike] = None,
+            cast: str = "floats", include_optimizer: bool = False, force: bool = False,
+            chunk_size: int = DEFAULT_CHUNK_SIZE, level: int = -1, threads: int = 0,
+            compress: bool = False, progress: Progress = None) -> dict:
+    """Converts the input ``src`` to ``dst`` in format ``to`` (see :func:`formats`), exactly as
+    ``keras64 convert src -o dst --to TO`` does, and returns the report that its ``--json``
+    prints (``source``, ``output``, ``bytes_read``, ``bytes_written``, ``seconds``,
+    ``tensors``).
+
+    ``cast``: "floats" (float16/bfloat16/float32 become float64, integers stay) or "all".
+    ``force`` replaces an existing output (atomically). ``progress(bytes_done, bytes_total)`` is
+    called after every chunk of ``chunk_size`` bytes; an exception it raises cancels the
+    conversion (nothing is left behind) and propagates.
+    """
+    return _keras64.convert(_path(src), _path(dst), str(to), _path(model), str(cast),
+                            bool(include_optimizer), bool(force), int(chunk_size), int(level),
+                            int(threads), bool(compress), progress)
+
+
+def _weights_of(obj: Any) -> Tuple[list, List[str], dict]:
+    """(arrays, Keras variable paths or [], source description) of a model or a list."""
+    source = {"file": "<python>", "kind": "python", "model_name": ""}
+    if hasattr(obj, "get_weights"):
+        arrays = list(obj.get_weights())
+        paths: List[str] = []
+        variables = getattr(obj, "weights", None)
+        if variables is not None and len(variables) == len(arrays):
+            paths = [str(getattr(v, "path", "") or "") for v in variables]
+        name = getattr(obj, "name", "")
+        source["model_name"] = name if isinstance(name, str) else ""
+        return arrays, paths, source
+    if isinstance(obj, np.ndarray):
+        raise TypeError("keras64.save expects a list of arrays or a model, not one array "
+                        "(wrap it in a list)")
+    return list(obj), [], source
+
+
+def save(weights_or_model: Any, path: PathLike, format: str = "npz", *,
+         names: Optional[Sequence[str]] = None, cast: str = "floats", force: bool = False,
+         chunk_size: int = DEFAULT_CHUNK_SIZE, level: int = -1, threads: int = 0,
+         progress: Progress = None) -> dict:
+    """Writes weights as float64 to ``path`` in ``format`` (see :func:`formats`).
+
+    ``weights_or_model`` is a list of arrays (anything ``numpy.asarray`` accepts) or an object
+    with ``get_weights()``, such as a Keras model; tensor names then come from
+    ``model.weights[i].path`` when every variable has one, else they are ``weight_{i}``.
+    ``names`` overrides them (unique, one per array). The arrays are read in place, chunk by
+    chunk, while the GIL is released: nothing is copied as a whole, not even non-contiguous or
+    Fortran-ordered arrays. Do not modify them from another thread meanwhile.
+
+    Supported dtypes: float16/32/64, bfloat16 (ml_dtypes), int8-64, uint8-64, bool; big-endian
+    arrays are byte-swapped. ``cast`` is "floats" (integers and bools stay as they are) or "all".
+    Returns the same report as :func:`convert`.
+    """
+    arrays, paths, source = _weights_of(weights_or_model)
+    arrays = [np.asarray(a) for a in arrays]
+    if names is None:
+        if paths and all(paths) and len(set(paths)) == len(paths):
+            names = paths
+        else:
+            names = [f"weight_{i}" for i in range(len(arrays))]
+    names = [str(n) for n in names]
+    return _keras64.save(arrays, names, paths, source, _path(path), str(format), str(cast),
+                         bool(force), int(chunk_size), int(level), int(threads), False, progress)
+
+
+def _mmap_manifest_dir(path: str) -> Optional[List[np.ndarray]]:
+    """Memory-maps a keras64 npy/memmap directory through its manifest.json; None when `path`
+    is not one. Tensors that are not little-endian float64 are read into regular arrays."""
+    manifest = os.path.join(path, "manifest.json")
+    if not os.path.isdir(path) or not os.path.isfile(manifest):
+        return None
+    try:
+        with open(manifest, "rb") as f:
+            m = json.loads(f.read().decode("utf-8"))
+        if m.get("format") != "keras64" or m.get("output", {}).get("format") not in ("npy", "memmap"):
+            return None
+        entries = m["tensors"]
+        out = []
+        for t in entries:
+            shape = tuple(int(d) for d in t["shape"])
+            dtype = np.dtype(t["dtype"]).newbyteorder("<")
+            offset, nbytes = int(t["offset"]), int(t["nbytes"])
+            file = os.path.join(path, t["file"])
+            if nbytes != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+                raise FormatError(f"{manifest}: tensor {t['index']}: nbytes {nbytes} does not "
+                                  f"match shape {shape} of {dtype.name}")
+            size = os.path.getsize(file)
+            if offset + nbytes > size:
+                raise FormatError(f"{file}: truncated: {offset + nbytes} bytes needed, "
+                                  f"{size} present")
+            if nbytes == 0:
+                a = np.zeros(shape, dtype=dtype)
+            else:
+                a = np.memmap(file, dtype=dtype, mode="r", offset=offset, shape=shape, order="C")
+            if dtype != np.dtype("<f8"):
+                a = np.array(a, dtype=np.float64 if dtype.kind == "f" else dtype.newbyteorder("="))
+            out.append(a)
+        return out
+    except (KeyError, TypeError) as e:
+        raise FormatError(f"{manifest}: unexpected manifest layout ({e!r})") from None
+
+
+def load(path: PathLike, mmap: bool = False, *, model: Optional[PathLike] = None,
+         cast: str = "floats", include_optimizer: bool = False,
+         chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress = None) -> List[np.ndarray]:
+    """Reads every tensor of ``path`` (any input keras64 reads: ``.keras``, ``.weights.h5``,
+    sharded ``.weights.json``, legacy ``.h5``, and keras64's own outputs as far as the C++
+    library reads them) as numpy arrays in ``get_weights()`` order.
+
+    Float tensors come back as float64 (exactly widened); with ``cast="floats"`` (the default,
+    like :func:`convert`) integer and bool tensors keep their dtype, with ``cast="all"`` they
+    become float64 too.
+
+    ``mmap=True``: for a keras64 npy or memmap directory (with its ``manifest.json``), float64
+    tensors are returned as read-only :class:`numpy.memmap` views of the files instead of being
+    read; other tensors and other inputs give regular arrays.
+    """
+    p = _path(path)
+    if mmap and cast == "floats":
+        mapped = _mmap_manifest_dir(p)
+        if mapped is not None:
+            return mapped
+    _, _, arrays = _keras64.read_all(p, _path(model), bool(include_optimizer), str(cast),
+                                     int(chunk_size), progress)
+    return list(arrays)
+
+
+# Sources whose tensor names are the names keras64.save() was given (model.weights[i].path).
+_OWN_KINDS = {"npy-dir", "npz", "memmap-dir", "safetensors"}
+_ACCOUNT_FIELDS = ("values", "changed", "overflows", "subnormal", "to_zero", "nans", "infs")
+
+
+def _file_path_names(tensors: Sequence[dict], kind: str) -> List[str]:
+    """The Keras variable path each tensor of a file records, or "" (positional matching)."""
+    out = []
+    for t in tensors:
+        name = t["keras_path"]
+        if not name and kind in _OWN_KINDS and not re.fullmatch(r"(weight|arr)_\d+", t["name"]):
+            name = t["name"]
+        out.append(name)
+    return out
+
+
+def _merge(total: dict, a: dict) -> None:
+    for k in _ACCOUNT_FIELDS:
+        total[k] += a[k]
+    for k in ("max_abs_error", "max_rel_error", "max_ulp_error"):
+        total[k] = max(total[k], a[k])
+    total["exact"] = total["exact"] and a["exact"]
+
+
+def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
+              weights_model: Optional[PathLike] = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
+              progress: Progress = None) -> dict:
+    """Loads the weights in ``path`` (any input :func:`load` reads) into ``model`` (an object
+    with ``get_weights()``, ``set_weights()`` and ``weights``, such as a Keras model).
+
+    Checks first, changes nothing on failure (:class:`MismatchError`): the tensor count, every
+    shape, and the names when both sides have them (``model.weights[i].path`` against the Keras
+    paths the file records; with names on both sides tensors are matched by name, otherwise by
+    position). Float64 values are then cast to each variable's dtype with round-to-nearest-even
+    by the C++ narrowing code, which accounts for what the cast did; integer and bool variables
+    must receive exact values. ``on_overflow``: "error" (default) refuses finite values that
+    would become infinite, "inf" writes them as infinities. Finally ``model.set_weights()``.
+
+    Returns ``{"source", "tensors": [{"index", "name", "dtype", "shape", "account"}],
+    "account", "exact"}``; an account has ``values``, ``changed``, ``max_abs_error``,
+    ``max_rel_error``, ``max_ulp_error``, ``overflows``, ``subnormal``, ``to_zero``, ``nans``,
+    ``infs`` and ``exact``. ``weights_model`` gives a bare weights file its architecture.
+    """
+    if not hasattr(_keras64, "narrow"):
+        raise NotImplementedError("load_into needs the C++ narrowing API (keras64/narrow.hpp), "
+                                  "which this build of the library does not have")
+    if on_overflow not in ("error", "inf"):
+        raise ValueError(f"unknown on_overflow '{on_overflow}' (valid: error, inf)")
+    p = _path(path)
+    source, tensors, arrays = _keras64.read_all(p, _path(weights_model), False, "floats",
+                                                int(chunk_size), progress)
+    current = list(model.get_weights())
+    variables = list(getattr(model, "weights", []) or [])
+    if len(arrays) != len(current):
+        raise MismatchError(f"{p}: {len(arrays)} tensors in file, {len(current)} in the model")
+    model_paths = [str(getattr(v, "path", "") or "") for v in variables]
+    if len(model_paths) != len(current):
+        model_paths = [""] * len(current)
+    file_paths = _file_path_names(tensors, source["kind"])
+    order = list(range(len(arrays)))  # order[i]: the file tensor for model variable i
+    if all(model_paths) and all(file_paths):
+        index = {n: i for i, n in enumerate(file_paths)}
+        for i, n in enumerate(model_paths):
+            if n not in index:
+                unknown = sorted(set(file_paths) - set(model_paths))
+                raise MismatchError(f"{p}: the model's variable {i} ('{n}') is not in the file"
+                                    + (f" (the file has '{unknown[0]}')" if unknown else ""))
+            order[i] = index[n]
+        if len(set(order)) != len(order):
+            raise MismatchError(f"{p}: tensor names are not unique")
+    else:
+        for i, (fn, mn) in enumerate(zip(file_paths, model_paths)):
+            if fn and mn and fn != mn:
+                raise MismatchError(f"{p}: tensor {i}: '{fn}' in file, '{mn}' in the model")
+    for i, want in enumerate(current):
+        a, t = arrays[order[i]], tensors[order[i]]
+        if tuple(a.shape) != tuple(np.shape(want)):
+            raise MismatchError(f"{p}: tensor {order[i]} ('{t['name']}'): shape "
+                                f"{tuple(a.shape)} in file, {tuple(np.shape(want))} in the model")
+    result, report, total = [], [], None
+    for i, want in enumerate(current):
+        a, t = arrays[order[i]], tensors[order[i]]
+        dtype = np.asarray(want).dtype
+        what = f"{p}: tensor {order[i]} ('{t['name']}')"
+        if a.dtype.kind in "iub" and dtype.kind in "iub":
+            out = a.astype(dtype)
+            if not np.array_equal(out.astype(a.dtype), a):
+                raise MismatchError(f"{what}: values do not fit {dtype.name}")
+            account = dict.fromkeys(_ACCOUNT_FIELDS, 0)
+            account.update(values=int(a.size), max_abs_error=0.0, max_rel_error=0.0,
+                           max_ulp_error=0.0, exact=True)
+        else:
+            src = np.ascontiguousarray(a, dtype=np.float64)
+            out = np.empty(a.shape, dtype=dtype)
+            account = _keras64.narrow(src, out, dtype.name, what)
+            if account["overflows"] and on_overflow == "error":
+                raise MismatchError(f"{what}: {account['overflows']} finite values overflow "
+                                    f"{dtype.name} (on_overflow='inf' writes them as infinity)")
+        result.append(out)
+        report.append({"index": i, "name": model_paths[i] or t["name"], "dtype": dtype.name,
+                       "shape": tuple(a.shape), "account": account})
+        if total is None:
+            total = dict(account)
+        else:
+            _merge(total, account)
+    model.set_weights(result)
+    if total is None:
+        total = dict.fromkeys(_ACCOUNT_FIELDS, 0)
+        total.update(max_abs_error=0.0, max_rel_error=0.0, max_ulp_error=0.0, exact=True)
+    return {"source": source, "tensors": report, "account": total, "exact": total["exact"]}

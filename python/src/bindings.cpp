@@ -1,0 +1,635 @@
+// _keras64: the C++ half of the Python module (the public API is python/keras64/__init__.py).
+//
+// It only calls the public C++ API. Its jobs: turn arguments into keras64 calls, release the GIL
+// around every call that does I/O, serve numpy arrays to convert() as a Source without copying
+// them, and turn keras64::Error into the Python exception its code names (docs/design.md).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "keras64/convert.hpp"
+#include "keras64/error.hpp"
+#include "keras64/sink.hpp"
+#include "keras64/source.hpp"
+#include "keras64/tensor.hpp"
+
+// The narrowing API (issue #5) is bound when the library has it.
+#if __has_include("keras64/narrow.hpp")
+#include "keras64/narrow.hpp"
+#define KERAS64_PY_HAS_NARROW 1
+#else
+#define KERAS64_PY_HAS_NARROW 0
+#endif
+
+namespace py = pybind11;
+using keras64::DType;
+using keras64::Errc;
+using keras64::Error;
+
+namespace {
+
+PyObject* g_format_error = nullptr;
+PyObject* g_mismatch_error = nullptr;
+
+// ---- errors -------------------------------------------------------------------------------
+
+// Sets the Python exception for `e` (style.md section 6). `paths` are the paths the call was
+// given: the longest one the message starts with becomes OSError.filename.
+void set_error(const Error& e, const std::vector<std::string>& paths) {
+  const char* msg = e.what();
+  switch (e.code()) {
+    case Errc::io: {
+      std::string filename;
+      const std::string_view m(msg);
+      for (const auto& p : paths)
+        if (!p.empty() && p.size() > filename.size() && m.starts_with(p) &&
+            (m.size() == p.size() || m[p.size()] == ':'))
+          filename = p;
+      py::object exc;
+      if (e.sys_errno() != 0) {
+        // OSError(errno, strerror, filename) picks the subclass (FileNotFoundError, ...).
+        exc = filename.empty()
+                  ? py::reinterpret_borrow<py::object>(PyExc_OSError)(e.sys_errno(), msg)
+                  : py::reinterpret_borrow<py::object>(PyExc_OSError)(e.sys_errno(), msg, filename);
+      } else {
+        exc = py::reinterpret_borrow<py::object>(PyExc_OSError)(msg);
+      }
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+      break;
+    }
+    case Errc::corrupt:
+      PyErr_SetString(g_format_error, msg);
+      break;
+    case Errc::unsupported:
+      PyErr_SetString(PyExc_NotImplementedError, msg);
+      break;
+    case Errc::invalid_argument:
+      PyErr_SetString(PyExc_ValueError, msg);
+      break;
+    case Errc::mismatch:
+      PyErr_SetString(g_mismatch_error, msg);
+      break;
+    case Errc::interrupted:
+      PyErr_SetString(PyExc_KeyboardInterrupt, msg);
+      break;
+    case Errc::internal:
+    default:
+      PyErr_SetString(PyExc_RuntimeError, msg);
+      break;
+  }
+}
+
+[[noreturn]] void raise(const Error& e, const std::vector<std::string>& paths) {
+  set_error(e, paths);
+  throw py::error_already_set();
+}
+
+// ---- progress, Ctrl-C and exceptions from the callback --------------------------------------
+
+// Runs on the converting thread without the GIL. Every chunk it may take the GIL to call the
+// user's progress callback and to let Python run its signal handlers (Ctrl-C). A Python
+// exception raised there is kept, the conversion is cancelled (so nothing is committed), and the
+// exception is re-raised once the GIL is back.
+class Bridge {
+ public:
+  explicit Bridge(py::object callback) : callback_(std::move(callback)) {
+    auto threading = py::module_::import("threading");
+    on_main_thread_ =
+        threading.attr("get_ident")().equal(threading.attr("main_thread")().attr("ident"));
+  }
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+  ~Bridge() {  // destroyed with the GIL held
+    Py_XDECREF(type_);
+    Py_XDECREF(value_);
+    Py_XDECREF(trace_);
+  }
+
+  std::function<void(const keras64::Progress&)> function() {
+    if (callback_.is_none() && !on_main_thread_) return {};
+    return [this](const keras64::Progress& p) { tick(p.bytes_done, p.bytes_total); };
+  }
+  const std::atomic<bool>* cancel() const { return &cancel_; }
+
+  // Called between chunks, GIL released.
+  void tick(std::uint64_t done, std::uint64_t total) {
+    if (cancel_.load()) return;
+    const auto now = std::chrono::steady_clock::now();
+    // Without a callback the GIL is only taken for signals, at most every 50 ms.
+    if (callback_.is_none() && now - last_ < std::chrono::milliseconds(50)) return;
+    last_ = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) return keep_error();
+    if (!callback_.is_none()) {
+      try {
+        callback_(done, total);
+      } catch (py::error_already_set& e) {
+        e.restore();
+        keep_error();
+      }
+    }
+  }
+
+  // For the read loop here (convert() checks the flag itself).
+  void check_cancel() const {
+    if (cancel_.load()) throw Error(Errc::interrupted, "interrupted");
+  }
+
+  // With the GIL held, after the call failed: re-raises a kept Python exception, if any.
+  void reraise_kept() {
+    if (type_ == nullptr) return;
+    PyErr_Restore(type_, value_, trace_);
+    type_ = value_ = trace_ = nullptr;
+    throw py::error_already_set();
+  }
+
+ private:
+  void keep_error() {
+    PyErr_Fetch(&type_, &value_, &trace_);
+    cancel_.store(true);
+  }
+
+  py::object callback_;
+  bool on_main_thread_ = false;
+  std::atomic<bool> cancel_{false};
+  std::chrono::steady_clock::time_point last_{};
+  PyObject* type_ = nullptr;
+  PyObject* value_ = nullptr;
+  PyObject* trace_ = nullptr;
+};
+
+// Runs `f` (which releases the GIL itself); maps keras64::Error, preferring an exception kept by
+// the bridge (the user's Ctrl-C or callback error) over the "interrupted" it caused.
+template <class F>
+auto guarded(const std::vector<std::string>& paths, Bridge* bridge, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    if (bridge) bridge->reraise_kept();
+    raise(e, paths);
+  }
+}
+
+// ---- dicts for the Python layer -----------------------------------------------------------
+
+py::dict source_dict(const keras64::SourceInfo& s) {
+  py::dict d;
+  d["file"] = s.file;
+  d["kind"] = s.kind;
+  d["keras_version"] = s.keras_version;
+  d["model_name"] = s.model_name;
+  d["order_exact"] = s.order_exact;
+  d["note"] = s.note;
+  return d;
+}
+
+py::tuple shape_tuple(const keras64::Shape& shape) {
+  py::tuple t(shape.size());
+  for (std::size_t i = 0; i < shape.size(); ++i) t[i] = py::int_(shape[i]);
+  return t;
+}
+
+py::dict tensor_dict(const keras64::TensorInfo& t) {
+  py::dict d;
+  d["name"] = t.name;
+  d["dtype"] = std::string(info(t.dtype).name);
+  d["shape"] = shape_tuple(t.shape);
+  d["role"] = std::string(role_name(t.role));
+  d["layer"] = t.layer;
+  d["keras_path"] = t.keras_path;
+  d["file"] = t.file;
+  d["dataset"] = t.dataset;
+  d["nbytes"] = py::int_(t.nbytes());
+  return d;
+}
+
+py::dict report_dict(const keras64::ConvertReport& r, const keras64::SourceInfo& source,
+                     const std::string& out, const std::string& format) {
+  py::dict d;
+  d["source"] = source_dict(source);
+  py::dict output;
+  output["path"] = out;
+  output["format"] = format;
+  d["output"] = output;
+  d["bytes_read"] = py::int_(r.bytes_read);
+  d["bytes_written"] = py::int_(r.bytes_written);
+  d["seconds"] = r.seconds;
+  py::list tensors;
+  for (std::size_t i = 0; i < r.tensors.size(); ++i) {
+    const auto& t = r.tensors[i];
+    py::dict td;
+    td["index"] = i;
+    td["name"] = t.name;
+    td["from"] = std::string(info(t.from).name);
+    td["to"] = std::string(info(t.to).name);
+    td["shape"] = shape_tuple(t.shape);
+    tensors.append(td);
+  }
+  d["tensors"] = tensors;
+  return d;
+}
+
+keras64::CastMode parse_cast(const std::string& cast) {
+  if (cast == "floats") return keras64::CastMode::floats;
+  if (cast == "all") return keras64::CastMode::all;
+  throw Error(Errc::invalid_argument, "unknown cast '" + cast + "' (valid: floats, all)");
+}
+
+// ---- numpy arrays as a Source -------------------------------------------------------------
+
+// One array as raw memory: read without the GIL, never copied as a whole.
+struct ArrayView {
+  const std::byte* data = nullptr;
+  std::vector<std::uint64_t> shape;
+  std::vector<std::ptrdiff_t> strides;  // bytes, may be negative
+  std::size_t itemsize = 0;
+  bool contiguous = false;  // C order
+  bool swap = false;        // big-endian in memory
+  bool boolean = false;     // normalise to 0/1
+};
+
+std::optional<DType> numpy_dtype(const py::dtype& dt) {
+  const char kind = dt.attr("kind").cast<std::string>().at(0);
+  const auto size = static_cast<std::size_t>(dt.itemsize());
+  switch (kind) {
+    case 'f':
+      if (size == 2) return DType::f16;
+      if (size == 4) return DType::f32;
+      if (size == 8) return DType::f64;
+      break;
+    case 'i':
+    case 'u': {
+      const bool s = kind == 'i';
+      if (size == 1) return s ? DType::i8 : DType::u8;
+      if (size == 2) return s ? DType::i16 : DType::u16;
+      if (size == 4) return s ? DType::i32 : DType::u32;
+      if (size == 8) return s ? DType::i64 : DType::u64;
+      break;
+    }
+    case 'b':
+      return DType::boolean;
+    default:
+      break;
+  }
+  // ml_dtypes.bfloat16 (what JAX and TensorFlow hand out) is a 2-byte void-kind dtype.
+  if (size == 2 && dt.attr("name").cast<std::string>() == "bfloat16") return DType::bf16;
+  return std::nullopt;
+}
+
+class ArraySource final : public keras64::Source {
+ public:
+  ArraySource(keras64::SourceInfo info, std::vector<keras64::TensorInfo> tensors,
+              std::vector<ArrayView> views)
+      : info_(std::move(info)), tensors_(std::move(tensors)), views_(std::move(views)) {}
+
+  const keras64::SourceInfo& info() const override { return info_; }
+  const std::vector<keras64::TensorInfo>& tensors() const override { return tensors_; }
+
+  void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
+    if (index >= views_.size() || first + count < first ||
+        first + count > tensors_[index].elements())
+      throw Error(Errc::internal, tensors_[index].where() + ": read out of range");
+    if (count == 0) return;
+    const ArrayView& v = views_[index];
+    auto* out = static_cast<std::byte*>(dst);
+    if (v.contiguous)
+      std::memcpy(out, v.data + first * v.itemsize, count * v.itemsize);
+    else
+      gather(v, first, count, out);
+    if (v.swap) {
+      for (std::uint64_t i = 0; i < count; ++i)
+        std::reverse(out + i * v.itemsize, out + (i + 1) * v.itemsize);
+    }
+    if (v.boolean) {
+      for (std::uint64_t i = 0; i < count; ++i) out[i] = std::byte{out[i] != std::byte{0}};
+    }
+  }
+
+ private:
+  // Copies C-order flat elements [first, first + count) of a strided array, one run of the last
+  // axis at a time (a memcpy when that axis is contiguous).
+  static void gather(const ArrayView& v, std::uint64_t first, std::uint64_t count, std::byte* out) {
+    const std::size_t rank = v.shape.size();
+    const std::size_t k = v.itemsize;
+    std::vector<std::uint64_t> idx(rank);
+    std::uint64_t rest = first;
+    for (std::size_t d = rank; d-- > 0;) {
+      idx[d] = rest % v.shape[d];
+      rest /= v.shape[d];
+    }
+    const std::ptrdiff_t inner = v.strides[rank - 1];
+    while (count > 0) {
+      const std::byte* p = v.data;
+      for (std::size_t d = 0; d < rank; ++d)
+        p += static_cast<std::ptrdiff_t>(idx[d]) * v.strides[d];
+      const std::uint64_t run = std::min(count, v.shape[rank - 1] - idx[rank - 1]);
+      if (inner == static_cast<std::ptrdiff_t>(k)) {
+        std::memcpy(out, p, run * k);
+      } else {
+        for (std::uint64_t j = 0; j < run; ++j)
+          std::memcpy(out + j * k, p + static_cast<std::ptrdiff_t>(j) * inner, k);
+      }
+      out += run * k;
+      count -= run;
+      idx[rank - 1] += run;
+      for (std::size_t d = rank - 1; d > 0 && idx[d] == v.shape[d]; --d) {
+        idx[d] = 0;
+        ++idx[d - 1];
+      }
+    }
+  }
+
+  keras64::SourceInfo info_;
+  std::vector<keras64::TensorInfo> tensors_;
+  std::vector<ArrayView> views_;
+};
+
+// Builds the source over `arrays` (numpy arrays, kept alive by the caller for the whole call).
+std::unique_ptr<ArraySource> make_array_source(const py::list& arrays,
+                                               const std::vector<std::string>& names,
+                                               const std::vector<std::string>& keras_paths,
+                                               const py::dict& source) {
+  const std::size_t n = arrays.size();
+  if (names.size() != n)
+    throw Error(Errc::invalid_argument,
+                std::to_string(names.size()) + " names given for " + std::to_string(n) + " arrays");
+  keras64::SourceInfo info;
+  info.file = source["file"].cast<std::string>();
+  info.kind = source["kind"].cast<std::string>();
+  info.model_name = source["model_name"].cast<std::string>();
+  info.order_exact = true;
+  std::vector<keras64::TensorInfo> tensors(n);
+  std::vector<ArrayView> views(n);
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto a = py::reinterpret_borrow<py::array>(arrays[i]);
+    auto& t = tensors[i];
+    t.name = names[i];
+    t.file = info.file;
+    if (i < keras_paths.size() && !keras_paths[i].empty()) {
+      t.keras_path = keras_paths[i];
+      const auto slash = t.keras_path.rfind('/');
+      if (slash != std::string::npos) t.layer = t.keras_path.substr(0, slash);
+    }
+    const std::string what = "weight " + std::to_string(i) + " ('" + t.name + "')";
+    if (t.name.empty()) throw Error(Errc::invalid_argument, what + ": empty tensor name");
+    if (!seen.insert(t.name).second)
+      throw Error(Errc::invalid_argument, what + ": duplicate tensor name");
+    const auto dtype = numpy_dtype(a.dtype());
+    if (!dtype)
+      throw Error(Errc::unsupported,
+                  what + ": dtype " + py::str(a.dtype()).cast<std::string>() +
+                      " is not supported (float16/32/64, bfloat16, int8-64, uint8-64, bool are)");
+    t.dtype = *dtype;
+    auto& v = views[i];
+    v.data = static_cast<const std::byte*>(a.data());
+    v.itemsize = static_cast<std::size_t>(a.itemsize());
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+      t.shape.push_back(static_cast<std::uint64_t>(a.shape(d)));
+      v.strides.push_back(a.strides(d));
+    }
+    v.shape = t.shape;
+    v.contiguous = (a.flags() & py::array::c_style) != 0;
+    v.swap = a.dtype().attr("byteorder").cast<std::string>() == ">" && v.itemsize > 1;
+    v.boolean = t.dtype == DType::boolean;
+    keras64::element_count(t.shape);  // throws on overflow
+  }
+  return std::make_unique<ArraySource>(std::move(info), std::move(tensors), std::move(views));
+}
+
+// ---- the module functions -----------------------------------------------------------------
+
+keras64::OpenOptions open_options(const std::string& model, bool include_optimizer) {
+  keras64::OpenOptions o;
+  o.model = model;
+  o.include_optimizer = include_optimizer;
+  return o;
+}
+
+py::tuple inspect(const std::string& path, const std::string& model, bool include_optimizer) {
+  return guarded({path, model}, nullptr, [&] {
+    std::unique_ptr<keras64::Source> src;
+    {
+      py::gil_scoped_release nogil;
+      src = keras64::open_source(path, open_options(model, include_optimizer));
+    }
+    py::list tensors;
+    for (const auto& t : src->tensors()) tensors.append(tensor_dict(t));
+    return py::make_tuple(source_dict(src->info()), tensors);
+  });
+}
+
+py::tuple read_all(const std::string& path, const std::string& model, bool include_optimizer,
+                   const std::string& cast, std::size_t chunk_bytes, py::object progress) {
+  Bridge bridge(std::move(progress));
+  return guarded({path, model}, &bridge, [&] {
+    std::unique_ptr<keras64::Source> src;
+    {
+      py::gil_scoped_release nogil;
+      src = keras64::open_source(path, open_options(model, include_optimizer));
+    }
+    const keras64::Plan plan = keras64::make_plan(*src, parse_cast(cast));
+    py::list arrays;
+    std::vector<void*> dst;
+    std::uint64_t total = 0;
+    for (const auto& pt : plan.tensors) {
+      std::vector<py::ssize_t> shape;
+      for (auto d : pt.source.shape) shape.push_back(static_cast<py::ssize_t>(d));
+      py::array a(py::dtype(std::string(info(pt.dtype).name)), shape);
+      dst.push_back(a.mutable_data());
+      arrays.append(a);
+      total += pt.source.nbytes();
+    }
+    {
+      py::gil_scoped_release nogil;
+      const std::size_t chunk = std::max<std::size_t>(1, chunk_bytes / 8);
+      std::vector<unsigned char> in(chunk * 8);
+      std::uint64_t done = 0;
+      for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
+        const auto& pt = plan.tensors[i];
+        const std::size_t in_size = info(pt.source.dtype).size;
+        const std::uint64_t n = pt.source.elements();
+        auto* out = static_cast<unsigned char*>(dst[i]);
+        for (std::uint64_t first = 0; first < n;) {
+          bridge.check_cancel();
+          const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, n - first));
+          if (pt.dtype == pt.source.dtype) {
+            src->read(i, first, count, out + first * in_size);
+          } else {
+            src->read(i, first, count, in.data());
+            keras64::widen_to_f64(pt.source.dtype, in.data(), count,
+                                  reinterpret_cast<double*>(out) + first);
+          }
+          first += count;
+          done += count * in_size;
+          bridge.tick(done, total);
+        }
+      }
+      bridge.check_cancel();
+    }
+    py::list tensors;
+    for (const auto& t : src->tensors()) tensors.append(tensor_dict(t));
+    return py::make_tuple(source_dict(src->info()), tensors, arrays);
+  });
+}
+
+py::dict convert(const std::string& src_path, const std::string& dst, const std::string& to,
+                 const std::string& model, const std::string& cast, bool include_optimizer,
+                 bool force, std::size_t chunk_bytes, int level, unsigned threads, bool compress,
+                 py::object progress) {
+  Bridge bridge(std::move(progress));
+  return guarded({src_path, dst, model}, &bridge, [&] {
+    keras64::ConvertOptions co;
+    co.cast = parse_cast(cast);
+    co.chunk_bytes = chunk_bytes;
+    co.on_progress = bridge.function();
+    co.cancel = bridge.cancel();
+    keras64::SinkOptions so;
+    so.force = force;
+    so.level = level;
+    so.threads = threads;
+    so.compress = compress;
+    keras64::ConvertReport r;
+    keras64::SourceInfo info;
+    {
+      py::gil_scoped_release nogil;
+      auto src = keras64::open_source(src_path, open_options(model, include_optimizer));
+      auto sink = keras64::open_sink(to, dst, so);
+      r = keras64::convert(*src, *sink, co);
+      info = src->info();
+    }
+    return report_dict(r, info, dst, to);
+  });
+}
+
+py::dict save(const py::list& arrays, const std::vector<std::string>& names,
+              const std::vector<std::string>& keras_paths, const py::dict& source,
+              const std::string& path, const std::string& format, const std::string& cast,
+              bool force, std::size_t chunk_bytes, int level, unsigned threads, bool compress,
+              py::object progress) {
+  Bridge bridge(std::move(progress));
+  return guarded({path}, &bridge, [&] {
+    auto src = make_array_source(arrays, names, keras_paths, source);
+    keras64::ConvertOptions co;
+    co.cast = parse_cast(cast);
+    co.chunk_bytes = chunk_bytes;
+    co.on_progress = bridge.function();
+    co.cancel = bridge.cancel();
+    keras64::SinkOptions so;
+    so.force = force;
+    so.level = level;
+    so.threads = threads;
+    so.compress = compress;
+    keras64::ConvertReport r;
+    {
+      py::gil_scoped_release nogil;
+      auto sink = keras64::open_sink(format, path, so);
+      r = keras64::convert(*src, *sink, co);
+    }
+    return report_dict(r, src->info(), path, format);
+  });
+}
+
+#if KERAS64_PY_HAS_NARROW
+py::dict account_dict(const keras64::RoundingAccount& a) {
+  py::dict d;
+  d["values"] = py::int_(a.values);
+  d["changed"] = py::int_(a.changed);
+  d["max_abs_error"] = a.max_abs_error;
+  d["max_rel_error"] = a.max_rel_error;
+  d["max_ulp_error"] = a.max_ulp_error;
+  d["overflows"] = py::int_(a.overflows);
+  d["subnormal"] = py::int_(a.subnormal);
+  d["to_zero"] = py::int_(a.to_zero);
+  d["nans"] = py::int_(a.nans);
+  d["infs"] = py::int_(a.infs);
+  d["exact"] = a.exact();
+  return d;
+}
+
+// Casts the float64 C-order array `src` into `dst` (C-order, writable, same element count) of
+// dtype `to`: floats are rounded with the account returned; integers and bools must be exact
+// (Error{mismatch} naming `what` otherwise).
+py::dict narrow(const py::array& src, py::array& dst, const std::string& to,
+                const std::string& what) {
+  return guarded({}, nullptr, [&] {
+    const auto dtype = keras64::parse_dtype(to);
+    if (!dtype) throw Error(Errc::unsupported, what + ": dtype " + to + " is not supported");
+    if (!(src.flags() & py::array::c_style) || !(dst.flags() & py::array::c_style) ||
+        src.dtype().kind() != 'f' || src.itemsize() != 8 || src.size() != dst.size() ||
+        static_cast<std::size_t>(dst.itemsize()) != info(*dtype).size || !dst.writeable())
+      throw Error(Errc::internal,
+                  what + ": narrow() needs C-order float64 input and a matching output");
+    const auto* in = static_cast<const double*>(src.data());
+    void* out = dst.mutable_data();
+    const auto n = static_cast<std::size_t>(src.size());
+    keras64::RoundingAccount account;
+    if (keras64::can_narrow_to(*dtype)) {
+      py::gil_scoped_release nogil;
+      keras64::narrow_from_f64(in, n, *dtype, out, account);
+    } else {
+      std::size_t bad = 0;
+      {
+        py::gil_scoped_release nogil;
+        bad = keras64::integers_from_f64(in, n, *dtype, out);
+      }
+      if (bad < n)
+        throw Error(Errc::mismatch,
+                    what + ": value " + py::str(py::float_(in[bad])).cast<std::string>() +
+                        " at flat index " + std::to_string(bad) + " is not an exact " + to);
+      account.values = n;
+    }
+    return account_dict(account);
+  });
+}
+#endif
+}  // namespace
+
+PYBIND11_MODULE(_keras64, m) {
+  m.doc() = "C++ core of the keras64 Python module; use `import keras64`.";
+
+  g_format_error = PyErr_NewExceptionWithDoc(
+      "keras64.FormatError", "The input breaks its format (truncated, bad header, ...).",
+      PyExc_ValueError, nullptr);
+  g_mismatch_error = PyErr_NewExceptionWithDoc(
+      "keras64.MismatchError",
+      "Two valid inputs disagree (tensor count, shape or name does not match the model).",
+      PyExc_ValueError, nullptr);
+  if (!g_format_error || !g_mismatch_error) throw py::error_already_set();
+  m.attr("FormatError") = py::handle(g_format_error);
+  m.attr("MismatchError") = py::handle(g_mismatch_error);
+
+  // Errors raised outside guarded() (none expected) still get their Python type.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      set_error(e, {});
+    }
+  });
+
+  m.def("sink_formats", &keras64::sink_formats);
+#if KERAS64_PY_HAS_NARROW
+  m.def("narrow", &narrow, py::arg("src"), py::arg("dst"), py::arg("to"), py::arg("what"));
+#endif
+  m.def("inspect", &inspect, py::arg("path"), py::arg("model"), py::arg("include_optimizer"));
+  m.def("read_all", &read_all, py::arg("path"), py::arg("model"), py::arg("include_optimizer"),
+        py::arg("cast"), py::arg("chunk_bytes"), py::arg("progress"));
+  m.def("convert", &convert, py::arg("src"), py::arg("dst"), py::arg("to"), py::arg("model"),
+        py::arg("cast"), py::arg("include_optimizer"), py::arg("force"), py::arg("chunk_bytes"),
+        py::arg("level"), py::arg("threads"), py::arg("compress"), py::arg("progress"));
+  m.def("save", &save, py::arg("arrays"), py::arg("names"), py::arg("keras_paths"),
+        py::arg("source"), py::arg("path"), py::arg("format"), py::arg("cast"), py::arg("force"),
+        py::arg("chunk_bytes"), py::arg("level"), py::arg("threads"), py::arg("compress"),
+        py::arg("progress"));
+}
