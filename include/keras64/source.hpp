@@ -50,6 +50,13 @@ struct OpenOptions {
   std::filesystem::path model;
   /// List optimizer variables (after the model's, in optimizer order).
   bool include_optimizer = false;
+  /// Shapes for an input that records none: a bare directory of raw weight_{i}.dat files (the
+  /// numpy recipe's `w.astype(np.float64).tofile(f"weight_{i}.dat")`). File i takes the shape of
+  /// expected[i]; its dtype is float64 when its size says so, else expected[i]'s dtype, else the
+  /// open fails with Error{mismatch}. load_into() and diff() fill it from the model (names are
+  /// ignored). When empty, `model` is opened for the shapes; with neither, such a directory is
+  /// refused (Error{invalid_argument}).
+  std::vector<TensorInfo> expected;
 };
 
 class Source {

@@ -42,6 +42,10 @@ const std::vector<SourceFormat>& formats() {
          return s.is_hdf5 && !s.h5_root_attrs.count("layer_names") && !s.h5_root_attrs.count("model_config");
        },
        open_keras3_weights},
+      {"npy-dir", [](const Sniff& s) { return s.is_dir && probe_npy_dir(s.path); }, open_npy_dir},
+      {"memmap-dir", [](const Sniff& s) { return s.is_dir && probe_memmap_dir(s.path); }, open_memmap_dir},
+      {"npz", probe_npz, open_npz},
+      {"safetensors", probe_safetensors, open_safetensors},
   };
   return table;
 }

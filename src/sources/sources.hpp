@@ -24,4 +24,18 @@ std::unique_ptr<Source> open_legacy_h5(const std::filesystem::path& path, const 
 bool is_tfkeras_zip(const std::filesystem::path& path);
 std::unique_ptr<Source> open_tfkeras_zip(const std::filesystem::path& path, const OpenOptions& opts);
 
+/// Directory of .npy files: keras64's --to npy output, or np.save per tensor (npy_dir_source.cpp).
+bool probe_npy_dir(const std::filesystem::path& dir);
+std::unique_ptr<Source> open_npy_dir(const std::filesystem::path& path, const OpenOptions& opts);
+/// Directory of raw .dat files: --to memmap output, or tofile() per tensor (memmap_source.cpp).
+bool probe_memmap_dir(const std::filesystem::path& dir);
+std::unique_ptr<Source> open_memmap_dir(const std::filesystem::path& path, const OpenOptions& opts);
+/// .npz: --to npz / npz-deflate output, np.savez, np.savez_compressed (npz_source.cpp).
+struct Sniff;
+bool probe_npz(const Sniff& s);
+std::unique_ptr<Source> open_npz(const std::filesystem::path& path, const OpenOptions& opts);
+/// .safetensors (safetensors_source.cpp).
+bool probe_safetensors(const Sniff& s);
+std::unique_ptr<Source> open_safetensors(const std::filesystem::path& path, const OpenOptions& opts);
+
 }  // namespace keras64::detail

@@ -1,0 +1,121 @@
+#include "sources/numpy_files.hpp"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "detail/file.hpp"
+#include "keras64/error.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace keras64::detail {
+
+bool has_manifest(const fs::path& dir, const std::string& format) {
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "manifest.json", ec)) return false;
+  try {
+    const json m = json::parse(read_text_file(dir / "manifest.json", 1u << 30));
+    return m.is_object() && m.value("format", "") == "keras64" && m.contains("output") &&
+           m["output"].is_object() && m["output"].value("format", "") == format;
+  } catch (const std::exception&) {
+    return false;  // not ours; the probe of another format may take it, else "unrecognised"
+  }
+}
+
+ManifestData read_manifest(const fs::path& dir) {
+  const std::string where = (dir / "manifest.json").string();
+  auto bad = [&](const std::string& why) { return Error(Errc::corrupt, where + ": " + why); };
+  json m;
+  try {
+    m = json::parse(read_text_file(dir / "manifest.json", 1u << 30));
+  } catch (const json::exception& e) {
+    throw bad(std::string("invalid JSON: ") + e.what());
+  }
+  ManifestData out;
+  try {
+    if (m.value("format", "") != "keras64") throw bad("not a keras64 manifest");
+    if (m.value("version", 0) != 1)
+      throw Error(Errc::unsupported,
+                  where + ": manifest version " + m["version"].dump() + " is not supported (1)");
+    out.format = m.at("output").at("format").get<std::string>();
+    const json& s = m.at("source");
+    out.source.kind = s.value("kind", "");
+    out.source.keras_version = s.value("keras_version", "");
+    out.source.order_exact = s.value("order_exact", false);
+    out.source.note = s.value("note", "");
+    const json& ts = m.at("tensors");
+    if (!ts.is_array()) throw bad("\"tensors\" is not an array");
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      const json& t = ts[i];
+      const std::string at = "tensors[" + std::to_string(i) + "]";
+      if (t.value("index", i) != i)
+        throw bad(at + ": index " + t["index"].dump() + " out of order");
+      ManifestEntry e;
+      e.tensor.name = t.at("name").get<std::string>();
+      e.tensor.layer = t.value("layer", "");
+      e.tensor.keras_path = t.value("keras_path", "");
+      e.tensor.role = t.value("role", "model") == "optimizer" ? Role::optimizer : Role::model;
+      const std::string dt = t.at("dtype").get<std::string>();
+      const auto d = parse_dtype(dt);
+      if (!d) throw bad(at + ": unknown dtype '" + dt + "'");
+      e.tensor.dtype = *d;
+      e.tensor.shape = t.at("shape").get<Shape>();
+      e.file = t.at("file").get<std::string>();
+      if (e.file.empty() || e.file.find('/') != std::string::npos || e.file == "." ||
+          e.file == "..")
+        throw bad(at + ": unsafe file name '" + e.file + "'");
+      e.offset = t.value("offset", std::uint64_t{0});
+      e.nbytes = t.at("nbytes").get<std::uint64_t>();
+      if (t.value("byte_order", "little") != "little")
+        throw Error(Errc::unsupported, where + ": " + at + ": byte_order is not \"little\"");
+      if (e.nbytes != e.tensor.nbytes())
+        throw bad(at + " (" + e.tensor.name + "): nbytes " + std::to_string(e.nbytes) + " but " +
+                  shape_string(e.tensor.shape) + " " + dt + " is " +
+                  std::to_string(e.tensor.nbytes()) + " bytes");
+      e.tensor.file = (dir / e.file).string();
+      out.tensors.push_back(std::move(e));
+    }
+  } catch (const json::exception& e) {
+    throw bad(std::string("does not follow the keras64 manifest schema: ") + e.what());
+  }
+  return out;
+}
+
+std::vector<fs::path> numbered_files(const fs::path& dir, const std::string& ext) {
+  std::map<std::uint64_t, fs::path> found;
+  std::error_code ec;
+  for (const auto& ent : fs::directory_iterator(dir, ec)) {
+    const std::string n = ent.path().filename().string();
+    if (!n.starts_with("weight_") || !n.ends_with(ext)) continue;
+    const std::string num = n.substr(7, n.size() - 7 - ext.size());
+    if (num.empty() || num.size() > 9 || !std::all_of(num.begin(), num.end(), ::isdigit) ||
+        (num.size() > 1 && num[0] == '0'))
+      continue;
+    found[std::stoull(num)] = ent.path();
+  }
+  if (ec) throw io_error(dir.string() + ": cannot list directory", ec.value());
+  std::vector<fs::path> out;
+  for (const auto& [i, p] : found) {
+    if (i != out.size())
+      throw Error(Errc::corrupt, dir.string() + ": weight_" + std::to_string(out.size()) + ext +
+                                     " is missing (weight_" + std::to_string(i) + ext + " exists)");
+    out.push_back(p);
+  }
+  return out;
+}
+
+void byteswap(void* data, std::size_t count, std::size_t size) noexcept {
+  auto* p = static_cast<unsigned char*>(data);
+  if (size < 2) return;
+  for (std::size_t i = 0; i < count; ++i, p += size) std::reverse(p, p + size);
+}
+
+void require_c_order(bool fortran_order, const std::string& where) {
+  if (fortran_order)
+    throw Error(Errc::unsupported,
+                where + ": Fortran-order arrays are not supported (save np.ascontiguousarray(w))");
+}
+
+}  // namespace keras64::detail

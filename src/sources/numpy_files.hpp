@@ -1,0 +1,58 @@
+// Pieces shared by the sources of keras64's own outputs and of the classic numpy recipe's files
+// (npy directory, npz, memmap directory): reading manifest.json back, finding numbered
+// weight_{i} files, and turning stored bytes (maybe big-endian) into the little-endian form every
+// Source returns.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keras64/source.hpp"
+#include "keras64/tensor.hpp"
+
+namespace keras64::detail {
+
+/// One "tensors" entry of a keras64 manifest.json (detail/manifest.hpp has the schema).
+struct ManifestEntry {
+  TensorInfo tensor;  ///< name, layer, keras_path, role, dtype (of the data in the file), shape
+  std::string file;   ///< relative to the directory
+  std::uint64_t offset = 0;
+  std::uint64_t nbytes = 0;
+};
+
+struct ManifestData {
+  std::string format;  ///< output.format: "npy", "memmap"
+  SourceInfo source;   ///< source.kind/keras_version/order_exact/note as recorded
+  std::vector<ManifestEntry> tensors;
+};
+
+/// Parses `dir`/manifest.json. Error{corrupt} "<dir>/manifest.json: ..." for anything that does
+/// not follow the schema (unknown dtype, missing field, a file name escaping the directory).
+ManifestData read_manifest(const std::filesystem::path& dir);
+
+/// True if `dir` holds a keras64 manifest.json whose output.format is `format` (cheap check on
+/// the text; read_manifest() validates).
+bool has_manifest(const std::filesystem::path& dir, const std::string& format);
+
+/// The files `dir`/weight_{i}`ext` for i = 0..n-1. Error{corrupt} when the numbering has a gap
+/// ("weight_2.npy is missing, weight_3.npy exists"); an empty vector if there is none.
+std::vector<std::filesystem::path> numbered_files(const std::filesystem::path& dir,
+                                                  const std::string& ext);
+
+/// The note every classic (manifest-less) input carries.
+inline constexpr const char* kClassicOrderNote =
+    "classic numpy files: order is weight_{i} / arr_{i} numbering";
+
+/// Reverses the byte order of `count` elements of `size` bytes at `data`, in place.
+void byteswap(void* data, std::size_t count, std::size_t size) noexcept;
+
+/// Checks a parsed .npy header is one keras64 reads. Fortran-order arrays are refused with
+/// Error{unsupported} (see docs/design.md: reading them in C order would need a transpose that
+/// does not stream); `where` prefixes the message.
+void require_c_order(bool fortran_order, const std::string& where);
+
+}  // namespace keras64::detail
