@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "keras64/narrow.hpp"
 #include "keras64/sink.hpp"
 #include "keras64/source.hpp"
 
@@ -40,6 +41,10 @@ struct ConvertOptions {
   /// When set and true, convert() stops at the next chunk with Error{interrupted}; the sink is
   /// then destroyed uncommitted, so nothing is left behind.
   const std::atomic<bool>* cancel = nullptr;
+  /// A planned dtype narrower than the data (load_into()'s --dtype model): what to do with a
+  /// finite value too large for it. `error` throws Error{mismatch} naming the tensor and element
+  /// before the sink is committed, so no output appears.
+  OnOverflow on_overflow = OnOverflow::error;
 };
 
 /// What one tensor became.
@@ -48,6 +53,9 @@ struct ConvertedTensor {
   DType from;
   DType to;
   Shape shape;
+  /// What the cast did when `to` is a float narrower than float64 and the data was float64 (or
+  /// another float); values only otherwise (copies and widenings are exact).
+  RoundingAccount account;
 };
 
 struct ConvertReport {
@@ -55,6 +63,7 @@ struct ConvertReport {
   std::uint64_t bytes_read = 0;     ///< source bytes
   std::uint64_t bytes_written = 0;  ///< output bytes (Sink::bytes_written after commit)
   double seconds = 0;
+  RoundingAccount rounding;  ///< every tensor's account merged
 };
 
 /// The plan convert() will use: every tensor of the source, with its output dtype.
@@ -63,6 +72,14 @@ Plan make_plan(Source& source, CastMode cast);
 /// Runs the whole conversion and commits the sink. On any error the sink is left uncommitted (the
 /// caller destroys it, which removes the temporary output) and the Error is rethrown.
 ConvertReport convert(Source& source, Sink& sink, const ConvertOptions& options = {});
+
+/// convert() with a caller-made plan (options.cast is then unused). plan.tensors[i] is
+/// source.tensors()[i] (same dtype and element count; Error{internal} otherwise) with the dtype to
+/// write: the stored dtype (copied), float64 (widened), a narrower float (rounded to nearest even
+/// and accounted; see narrow.hpp), or an integer/bool dtype (each value must be an exact integer
+/// in range, else Error{mismatch} naming the tensor and element). load_into() uses it.
+ConvertReport convert(Source& source, Sink& sink, const Plan& plan,
+                      const ConvertOptions& options = {});
 
 /// Widens `count` elements of `from` at `src` (little-endian) to float64 at `dst`. Exact for
 /// every value, NaN payloads and signed zeros included. Integer types convert as static_cast.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "keras64/error.hpp"
@@ -19,9 +21,48 @@ Plan make_plan(Source& source, CastMode cast) {
   return plan;
 }
 
+namespace {
+
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string tensor_label(std::size_t i, const TensorInfo& t) {
+  return "tensor " + std::to_string(i) + " (" + t.name + ")";
+}
+
+// The first element of a chunk that narrowing made infinite (the chunk had an overflow).
+std::size_t first_overflow(const double* v, std::size_t n, DType to) {
+  unsigned char tmp[8];
+  for (std::size_t k = 0; k < n; ++k) {
+    RoundingAccount a;
+    narrow_from_f64(v + k, 1, to, tmp, a);
+    if (a.overflows) return k;
+  }
+  return 0;
+}
+
+}  // namespace
+
 ConvertReport convert(Source& source, Sink& sink, const ConvertOptions& options) {
+  return convert(source, sink, make_plan(source, options.cast), options);
+}
+
+ConvertReport convert(Source& source, Sink& sink, const Plan& plan,
+                      const ConvertOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const Plan plan = make_plan(source, options.cast);
+  if (plan.tensors.size() != source.tensors().size())
+    throw Error(Errc::internal, "convert: plan has " + std::to_string(plan.tensors.size()) +
+                                    " tensors, the source " +
+                                    std::to_string(source.tensors().size()));
+  for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
+    const TensorInfo& s = source.tensors()[i];
+    const TensorInfo& p = plan.tensors[i].source;
+    if (s.dtype != p.dtype || s.elements() != p.elements())
+      throw Error(Errc::internal, "convert: plan " + tensor_label(i, p) + " does not match the source");
+  }
   ConvertReport report;
   Progress progress;
   progress.tensors = plan.tensors.size();
@@ -40,6 +81,8 @@ ConvertReport convert(Source& source, Sink& sink, const ConvertOptions& options)
     const TensorInfo& t = pt.source;
     const std::size_t in_size = info(t.dtype).size;
     const bool widen = pt.dtype != t.dtype;
+    const bool narrow = widen && pt.dtype != DType::f64;
+    RoundingAccount account;
     const std::uint64_t n = t.elements();
     progress.tensor = i;
     for (std::uint64_t first = 0; first < n;) {
@@ -47,17 +90,45 @@ ConvertReport convert(Source& source, Sink& sink, const ConvertOptions& options)
         throw Error(Errc::interrupted, "interrupted");
       const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_elems, n - first));
       source.read(i, first, count, in.data());
-      if (widen) {
+      if (narrow && can_narrow_to(pt.dtype)) {
+        // float64 in `out`, rounded into `in` (free again, and at least as large).
+        widen_to_f64(t.dtype, in.data(), count, out.data());
+        const std::uint64_t before = account.overflows;
+        narrow_from_f64(out.data(), count, pt.dtype, in.data(), account);
+        if (account.overflows != before && options.on_overflow == OnOverflow::error) {
+          const std::size_t k = first_overflow(out.data(), count, pt.dtype);
+          throw Error(Errc::mismatch,
+                      tensor_label(i, t) + ": value " + number(out[k]) + " at element " +
+                          std::to_string(first + k) + " overflows " +
+                          std::string(info(pt.dtype).name) + " (" +
+                          std::to_string(account.overflows) +
+                          " so far in this tensor); allow with on-overflow inf");
+        }
+        sink.write(i, in.data(), count * info(pt.dtype).size);
+      } else if (narrow) {
+        widen_to_f64(t.dtype, in.data(), count, out.data());
+        const std::size_t ok = integers_from_f64(out.data(), count, pt.dtype, in.data());
+        if (ok != count)
+          throw Error(Errc::mismatch, tensor_label(i, t) + ": value " + number(out[ok]) +
+                                          " at element " + std::to_string(first + ok) +
+                                          " is not representable as " +
+                                          std::string(info(pt.dtype).name));
+        sink.write(i, in.data(), count * info(pt.dtype).size);
+        account.values += count;
+      } else if (widen) {
         widen_to_f64(t.dtype, in.data(), count, out.data());
         sink.write(i, out.data(), count * 8);
+        account.values += count;
       } else {
+        account.values += count;
         sink.write(i, in.data(), count * in_size);
       }
       first += count;
       progress.bytes_done += count * in_size;
       if (options.on_progress) options.on_progress(progress);
     }
-    report.tensors.push_back({t.name, t.dtype, pt.dtype, t.shape});
+    report.rounding.merge(account);
+    report.tensors.push_back({t.name, t.dtype, pt.dtype, t.shape, account});
   }
   if (options.cancel && options.cancel->load()) throw Error(Errc::interrupted, "interrupted");
   sink.commit();
