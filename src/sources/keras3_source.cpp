@@ -222,7 +222,9 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
     throw Error(Errc::corrupt, label + ": not a sharded weights index: no \"weight_map\" object");
   // Every shard named in the map, in name order (shards are numbered _00000, _00001, ...).
   std::set<std::string> shards;
-  for (const auto& [group, files] : index["weight_map"].items()) {
+  for (const auto& item : index["weight_map"].items()) {
+    const std::string group = item.key();  // named copies: clang 14 cannot capture bindings
+    const json& files = item.value();
     auto add = [&](const json& f) {
       if (!f.is_string()) throw Error(Errc::corrupt, label + ": weight_map[\"" + group + "\"] is not a file name");
       const std::string name = f.get<std::string>();
