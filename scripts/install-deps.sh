@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang
       libhdf5-dev libzip-dev zlib1g-dev libdeflate-dev nlohmann-json3-dev libcli11-dev
-      googletest libgtest-dev pybind11-dev python3-dev python3-numpy python3-h5py python3-pytest)
+      googletest libgtest-dev pybind11-dev python3-dev python3-numpy python3-h5py python3-pytest
+      python3-pip python3-setuptools python3-wheel python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
