@@ -32,11 +32,15 @@ class Deflater {
 /// Worst-case compressed size of `n` input bytes, with room for any block framing a compressor
 /// may add (stored blocks, flush markers). Used to decide up front whether a ZIP local header
 /// needs ZIP64 sizes.
-inline std::uint64_t deflate_bound(std::uint64_t n) { return n + (n >> 8) + 1024; }
+inline std::uint64_t deflate_bound(std::uint64_t n) {
+  return n + (n >> 8) + 1024;
+}
 
-/// A deflater at `level` (-1: zlib's default, 6; else 0..9; anything else is
-/// Error{invalid_argument}). `threads` is a hint (0: one per core); the current implementation
-/// is zlib's and uses one thread. Memory use is fixed (about 400 KiB), whatever the input size.
+/// A deflater at `level`: -1 (the default) and 1-3 are ISA-L's fast levels, 0 stores, 4-9 are
+/// zlib's levels (smaller, much slower); anything else is Error{invalid_argument}. The input is
+/// compressed in independent 1 MiB blocks on `threads` worker threads (0: one per core), so
+/// memory is fixed (a few MiB) whatever the input size. Output is delivered on the calling
+/// thread, in order.
 std::unique_ptr<Deflater> make_deflater(int level, unsigned threads, Deflater::Output out);
 
 }  // namespace keras64::detail

@@ -85,6 +85,7 @@ void File::write_all(const void* src, std::size_t n) {
       if (errno == EINTR) continue;
       throw io_error(path_ + ": write failed", errno);
     }
+    if (r == 0) throw io_error(path_ + ": write failed", ENOSPC);  // no progress: full device
     p += r;
     n -= static_cast<std::size_t>(r);
   }
@@ -98,6 +99,7 @@ void File::pwrite_all(const void* src, std::size_t n, std::uint64_t offset) {
       if (errno == EINTR) continue;
       throw io_error(path_ + ": write failed", errno);
     }
+    if (r == 0) throw io_error(path_ + ": write failed", ENOSPC);
     p += r;
     offset += static_cast<std::uint64_t>(r);
     n -= static_cast<std::size_t>(r);

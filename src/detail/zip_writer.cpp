@@ -1,6 +1,6 @@
 #include "detail/zip_writer.hpp"
 
-#include <zlib.h>
+#include <isa-l/crc.h>
 
 #include <algorithm>
 
@@ -41,6 +41,7 @@ void put64(std::string& b, std::uint64_t v) {
 
 ZipWriter::ZipWriter(File& file, std::string shown, std::uint64_t zip64_threshold, unsigned threads)
     : file_(file),
+      out_(file),
       shown_(std::move(shown)),
       threshold_(std::min(zip64_threshold, kZip64Limit)),
       threads_(threads) {}
@@ -61,7 +62,7 @@ void ZipWriter::rethrow(const std::string& where) {
 
 void ZipWriter::put(const void* data, std::size_t n) {
   try {
-    file_.write_all(data, n);
+    out_.write(data, n);
   } catch (...) {
     rethrow(where());
   }
@@ -128,7 +129,8 @@ void ZipWriter::write(const void* data, std::size_t n) {
     throw Error(Errc::internal,
                 where() + ": more data than the declared " + std::to_string(e.size) + " bytes");
   if (n == 0) return;
-  e.crc = static_cast<std::uint32_t>(crc32_z(e.crc, static_cast<const Bytef*>(data), n));
+  // ISA-L's CRC-32 (the gzip/zip polynomial, same values as zlib's crc32) runs at memory speed.
+  e.crc = crc32_gzip_refl(e.crc, static_cast<const unsigned char*>(data), n);
   written_ += n;
   if (deflater_) {
     deflater_->write(data, n);
@@ -165,6 +167,7 @@ void ZipWriter::patch_local_header() {
   const std::uint64_t csize_at =
       e.local_zip64 ? e.offset + kLocalHeaderSize + e.name.size() + 4 + 8 : e.offset + 18;
   try {
+    out_.flush();  // the header may still sit in the buffer
     file_.pwrite_all(crc.data(), crc.size(), e.offset + 14);
     if (e.method != Method::stored) file_.pwrite_all(csize.data(), csize.size(), csize_at);
   } catch (...) {
@@ -176,6 +179,11 @@ void ZipWriter::finish() {
   if (open_) throw Error(Errc::internal, where() + ": zip finished with a member open");
   if (finished_) throw Error(Errc::internal, shown_ + ": zip finished twice");
   write_central_directory();
+  try {
+    out_.finish();
+  } catch (...) {
+    rethrow(shown_);
+  }
   finished_ = true;
 }
 

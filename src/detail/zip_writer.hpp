@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/buffered_writer.hpp"
 #include "detail/deflater.hpp"
 
 namespace keras64::detail {
@@ -49,7 +50,8 @@ class ZipWriter {
   void write(const void* data, std::size_t n);
   /// Ends the open member: Error{internal} unless exactly its declared size was written.
   void end_member();
-  /// Writes the central directory and end records. The caller then syncs and closes the file.
+  /// Writes the central directory and end records and waits for the data to reach the device.
+  /// The caller then syncs and closes the file.
   void finish();
 
   /// Bytes written to the file so far.
@@ -73,6 +75,7 @@ class ZipWriter {
   std::string where() const;
 
   File& file_;
+  BufferedWriter out_;
   std::string shown_;
   std::uint64_t threshold_;
   unsigned threads_;

@@ -37,9 +37,11 @@ void DirSink::on_open(std::size_t index) {
   const std::string& name = files_[index].file;
   current_ = index;
   try {
+    out_.reset();
     file_ = File::create(pending_->temp() / name);
+    out_.emplace(file_);
     const std::string h = header(index);
-    file_.write_all(h.data(), h.size());
+    out_->write(h.data(), h.size());
     bytes_ += h.size();
   } catch (...) {
     rethrow(name);
@@ -48,7 +50,7 @@ void DirSink::on_open(std::size_t index) {
 
 void DirSink::on_append(const void* data, std::size_t n) {
   try {
-    file_.write_all(data, n);
+    out_->write(data, n);
   } catch (...) {
     rethrow(files_[current_].file);
   }
@@ -57,6 +59,8 @@ void DirSink::on_append(const void* data, std::size_t n) {
 
 void DirSink::on_close(std::size_t index) {
   try {
+    out_->finish();
+    out_.reset();
     file_.sync();
     file_.close();
   } catch (...) {

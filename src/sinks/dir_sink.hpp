@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/buffered_writer.hpp"
 #include "detail/file.hpp"
 #include "detail/manifest.hpp"
 #include "detail/output_path.hpp"
@@ -41,7 +42,8 @@ class DirSink : public OrderedSink {
   std::optional<PendingOutput> pending_;
   std::vector<ManifestFile> files_;
   File file_;
-  std::size_t current_ = 0;  // the open tensor
+  std::optional<BufferedWriter> out_;  // writes file_
+  std::size_t current_ = 0;            // the open tensor
 };
 
 }  // namespace keras64::detail

@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 
+#include "detail/buffered_writer.hpp"
 #include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "detail/output_path.hpp"
@@ -76,8 +77,9 @@ class SafetensorsSink final : public OrderedSink {
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
     try {
       file_ = File::create(pending_->temp());
-      file_.write_all(len, sizeof len);
-      file_.write_all(text.data(), text.size());
+      out_.emplace(file_);
+      out_->write(len, sizeof len);
+      out_->write(text.data(), text.size());
     } catch (const Error& e) {
       throw replace_context(e, pending_->temp().string(), target_.string());
     }
@@ -87,7 +89,7 @@ class SafetensorsSink final : public OrderedSink {
   void on_open(std::size_t) override {}
   void on_append(const void* data, std::size_t n) override {
     try {
-      file_.write_all(data, n);
+      out_->write(data, n);
     } catch (const Error& e) {
       throw replace_context(e, pending_->temp().string(), target_.string());
     }
@@ -97,6 +99,7 @@ class SafetensorsSink final : public OrderedSink {
 
   void on_commit() override {
     try {
+      out_->finish();
       file_.sync();
       file_.close();
     } catch (const Error& e) {
@@ -109,6 +112,7 @@ class SafetensorsSink final : public OrderedSink {
   SinkOptions options_;
   std::optional<PendingOutput> pending_;  // declared before file_: destroyed last
   File file_;
+  std::optional<BufferedWriter> out_;  // writes file_ (issue #6)
 };
 
 }  // namespace

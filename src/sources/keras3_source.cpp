@@ -30,14 +30,16 @@ json parse_json(const std::string& text, const std::string& where) {
   }
 }
 
-// The parts of a `.keras` archive keras64 uses. The weights member is extracted to a temporary
-// file, because HDF5 only finds a superblock at offsets 0, 512, 1024, ... of a file.
+// The parts of a `.keras` archive keras64 uses. Keras stores `model.weights.h5` uncompressed: it
+// is then read in place (WeightsTree::add_member, through HDF5's zip member driver). A deflated
+// member, which Keras never writes, is extracted to a temporary file.
 struct KerasArchive {
   std::string label;  // the archive path as the user gave it
   std::string config_text;
   json config;
   std::string keras_version;
-  std::unique_ptr<TempFile> weights;
+  ZipEntry weights_entry;
+  mutable std::unique_ptr<TempFile> weights;  // the extracted member, made on demand
 
   explicit KerasArchive(const fs::path& path) : label(path.string()) {
     ZipReader zip(path);
@@ -56,10 +58,33 @@ struct KerasArchive {
         throw Error(Errc::unsupported, label + ":model.weights.npz: the npz weights store holds pickled objects and is not supported");
       throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
     }
-    weights = std::make_unique<TempFile>("weights");
-    File out = File::create_truncate(weights->path());
-    zip.read(*w, [&](const void* p, std::size_t n) { out.write_all(p, n); });
-    out.close();
+    weights_entry = *w;
+  }
+
+  bool stored() const { return weights_entry.method == 0; }
+
+  // The member as a file of its own: extracted (once) to a temporary file.
+  const fs::path& extracted_weights() const {
+    if (!weights) {
+      auto tmp = std::make_unique<TempFile>("weights");
+      ZipReader zip(label);
+      const ZipEntry* w = zip.find("model.weights.h5");
+      if (!w)
+        throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
+      File out = File::create_truncate(tmp->path());
+      zip.read(*w, [&](const void* p, std::size_t n) { out.write_all(p, n); });
+      out.close();
+      weights = std::move(tmp);
+    }
+    return weights->path();
+  }
+
+  void add_weights_to(WeightsTree& tree) const {
+    const std::string member = label + ":model.weights.h5";
+    if (stored())
+      tree.add_member(member, label, weights_entry.data_offset, weights_entry.size);
+    else
+      tree.add_file(member, extracted_weights().string());
   }
 };
 
@@ -68,7 +93,14 @@ class Keras3Source final : public Source {
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string config_json() const override { return config_text_; }
-  std::vector<NativeFile> native_files() const override { return native_; }
+  std::vector<NativeFile> native_files() const override {
+    // A `.keras` member is read in place; sinks that need it as a file of its own get it
+    // extracted, once.
+    if (archive_ && native_.empty())
+      native_.push_back({archive_->extracted_weights(), archive_->label + ":model.weights.h5",
+                         "model.weights.h5"});
+    return native_;
+  }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     if (index >= refs_.size() || first + count > tensors_[index].elements() || first + count < first)
       throw Error(Errc::internal, "read out of range");
@@ -125,9 +157,9 @@ class Keras3Source final : public Source {
 
   SourceInfo info_;
   WeightsTree tree_;
-  std::vector<NativeFile> native_;
+  mutable std::vector<NativeFile> native_;
   std::string config_text_;
-  std::unique_ptr<KerasArchive> archive_;    // keeps the extracted weights alive
+  std::unique_ptr<KerasArchive> archive_;    // keeps an extracted member alive
   std::unique_ptr<KerasArchive> reference_;  // the --model archive
 
  private:
@@ -165,7 +197,7 @@ std::unique_ptr<KerasArchive> load_architecture(const OpenOptions& opts, Weights
     throw Error(Errc::invalid_argument, opts.model.string() + ": --model must be a .keras archive");
   }
   auto arch = std::make_unique<KerasArchive>(opts.model);
-  ref_tree.add_file(arch->label + ":model.weights.h5", arch->weights->path().string());
+  arch->add_weights_to(ref_tree);
   return arch;
 }
 
@@ -197,7 +229,7 @@ std::unique_ptr<Source> open_keras3_zip(const fs::path& path, const OpenOptions&
   src->info_.keras_version = a.keras_version;
   src->info_.model_name = model_name(a.config);
   src->config_text_ = a.config_text;
-  src->add_file(a.label + ":model.weights.h5", a.weights->path().string(), "model.weights.h5");
+  a.add_weights_to(src->tree_);  // native_files() extracts the member only if asked
   src->build(&a.config, nullptr, "", opts.include_optimizer);
   return src;
 }

@@ -1,5 +1,6 @@
 #include "sources/weights_tree.hpp"
 
+#include "detail/h5_member.hpp"
 #include "keras64/error.hpp"
 
 namespace keras64::detail {
@@ -23,6 +24,25 @@ void WeightsTree::add_file(const std::string& label, const std::string& disk_pat
   } catch (const Error& e) {
     throw e.with_context(label);
   }
+  add_open(std::move(f));
+}
+
+void WeightsTree::add_member(const std::string& label, const std::string& archive,
+                             std::uint64_t offset, std::uint64_t size) {
+  auto f = std::make_unique<OpenFile>();
+  f->label = label;
+  f->base = offset;
+  f->limit = size;
+  try {
+    f->h5 = h5::open_member(archive, offset, size);
+    f->raw = File::open_read(archive);
+  } catch (const Error& e) {
+    throw e.with_context(label);
+  }
+  add_open(std::move(f));
+}
+
+void WeightsTree::add_open(std::unique_ptr<OpenFile> f) {
   files_.push_back(std::move(f));
   groups_.insert("");
   scan(files_.size() - 1, files_.back()->h5.get(), "", 0);
@@ -81,7 +101,13 @@ void WeightsTree::read(const DatasetRef& ref, std::uint64_t first, std::uint64_t
   const std::size_t size = info(ref.info.dtype).size;
   try {
     if (ref.info.raw_offset) {
-      files_[ref.file]->raw.pread_all(dst, count * size, *ref.info.raw_offset + first * size);
+      const OpenFile& f = *files_[ref.file];
+      const std::uint64_t end = *ref.info.raw_offset + (first + count) * size;
+      if (end > f.limit || end < *ref.info.raw_offset)
+        throw Error(Errc::corrupt, "truncated: data ends at " + std::to_string(end) +
+                                       ", beyond the member's " + std::to_string(f.limit) +
+                                       " bytes");
+      f.raw.pread_all(dst, count * size, f.base + *ref.info.raw_offset + first * size);
       return;
     }
     if (open_ref_ != &ref) {

@@ -30,6 +30,10 @@ class WeightsTree {
   /// messages ("model.keras:model.weights.h5", "model_00001.weights.h5"). A dataset present in
   /// two files is Error{corrupt}.
   void add_file(const std::string& label, const std::string& disk_path);
+  /// Adds an HDF5 file stored as bytes [offset, offset + size) of `archive` (a stored zip member),
+  /// read in place through h5::open_member: no temporary copy.
+  void add_member(const std::string& label, const std::string& archive, std::uint64_t offset,
+                  std::uint64_t size);
 
   bool has_group(const std::string& path) const { return groups_.count(path) > 0; }
   const DatasetRef* dataset(const std::string& path) const;
@@ -52,7 +56,10 @@ class WeightsTree {
     std::string label;
     h5::Id h5;
     File raw;
+    std::uint64_t base = 0;            // where HDF5 address 0 is in `raw`
+    std::uint64_t limit = UINT64_MAX;  // HDF5 addresses end here (the member's size)
   };
+  void add_open(std::unique_ptr<OpenFile> f);
   void scan(std::size_t file, hid_t group, const std::string& prefix, int depth);
 
   std::vector<std::unique_ptr<OpenFile>> files_;

@@ -1,0 +1,99 @@
+// detail::BufferedWriter: exact file contents for any mix of small and large writes, with and
+// without the page-cache window; failures are Error{io} naming the file.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "detail/buffered_writer.hpp"
+#include "detail/file.hpp"
+#include "keras64/error.hpp"
+#include "scratch_dir.hpp"
+
+using keras64::Errc;
+using keras64::Error;
+using keras64::detail::BufferedWriter;
+using keras64::detail::File;
+using keras64::test::ScratchDir;
+
+namespace {
+
+std::string random_bytes(std::size_t n) {
+  std::mt19937 rng(11);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+TEST(BufferedWriter, WritesExactlyWhatItIsGiven) {
+  ScratchDir dir;
+  const std::string data = random_bytes(3'000'000);
+  // buffer 4096, window 64 KiB (0: none): pieces below, at and above the buffer size.
+  for (std::uint64_t window : {std::uint64_t{0}, std::uint64_t{65536}}) {
+    const auto path = dir / ("out_" + std::to_string(window));
+    File f = File::create(path);
+    BufferedWriter w(f, 0, 4096, window);
+    std::size_t at = 0, k = 0;
+    const std::size_t pieces[] = {1, 4095, 4096, 4097, 100, 70000, 3, 1 << 20};
+    while (at < data.size()) {
+      const std::size_t n = std::min(pieces[k++ % 8], data.size() - at);
+      w.write(data.data() + at, n);
+      at += n;
+      EXPECT_EQ(w.offset(), at);
+    }
+    w.finish();
+    f.sync();
+    f.close();
+    EXPECT_EQ(keras64::test::read_file(path), data) << "window " << window;
+  }
+}
+
+TEST(BufferedWriter, StartsAtTheGivenOffsetAndFlushesForPatches) {
+  ScratchDir dir;
+  File f = File::create(dir / "out");
+  f.write_all("HEADER", 6);
+  BufferedWriter w(f, 6, 1024);
+  w.write("abc", 3);
+  w.flush();
+  f.pwrite_all("X", 1, 7);  // patch a byte the writer wrote
+  w.write("def", 3);
+  w.finish();
+  f.close();
+  EXPECT_EQ(keras64::test::read_file(dir / "out"), "HEADERaXcdef");
+}
+
+TEST(BufferedWriter, FailedWriteNamesTheFile) {
+  ScratchDir dir;
+  const auto path = dir / "big.npy";
+  File f = File::create(path);
+  BufferedWriter w(f, 0, 4096, 65536);
+  const std::string data = random_bytes(100000);
+  keras64::test::FileSizeLimit limit(10000);
+  try {
+    w.write(data.data(), data.size());  // bigger than the buffer: written at once, cut short
+    w.finish();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::io);
+    EXPECT_EQ(std::string(e.what()), path.string() + ": write failed: File too large");
+  }
+}
+
+TEST(BufferedWriter, BufferedBytesFailAtFlush) {
+  ScratchDir dir;
+  const auto path = dir / "small.dat";
+  File f = File::create(path);
+  BufferedWriter w(f, 0, 65536);
+  const std::string data = random_bytes(20000);
+  keras64::test::FileSizeLimit limit(4096);
+  w.write(data.data(), data.size());  // only buffered so far
+  try {
+    w.finish();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::io);
+    EXPECT_EQ(std::string(e.what()), path.string() + ": write failed: File too large");
+  }
+}
+
+}  // namespace
