@@ -3,7 +3,15 @@
 // Every float16, bfloat16 and float32 value is exactly representable as a float64, so widening
 // only has to move bits. It is done with integer bit manipulation rather than by the FPU for two
 // reasons: the FPU quiets signalling NaNs (changing their payload) and float16 has no portable
-// C++ type. The loops are simple enough for the compiler to vectorize.
+// C++ type. On x86-64 CPUs with AVX2 and F16C (checked at run time) blocks of 8 elements with no
+// Inf/NaN go through the hardware conversions, which are exact for every finite value; a block
+// holding an Inf or NaN takes the bit path. That makes f16/bf16/f32 -> f64 run at several
+// G elements/s (bench/widen_bench.cpp) instead of about 0.3.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define KERAS64_X86_SIMD 1
+#endif
+
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -36,6 +44,89 @@ inline double f16_bits_to_f64(std::uint16_t h) {
   return std::bit_cast<double>(std::bit_cast<std::uint64_t>(mag) | sign);
 }
 
+void widen_f32_scalar(const unsigned char* p, std::size_t n, double* dst) {
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t b;
+    std::memcpy(&b, p + 4 * i, 4);
+    dst[i] = f32_bits_to_f64(b);
+  }
+}
+
+void widen_bf16_scalar(const unsigned char* p, std::size_t n, double* dst) {
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint16_t b;
+    std::memcpy(&b, p + 2 * i, 2);
+    dst[i] = f32_bits_to_f64(std::uint32_t{b} << 16);
+  }
+}
+
+void widen_f16_scalar(const unsigned char* p, std::size_t n, double* dst) {
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint16_t b;
+    std::memcpy(&b, p + 2 * i, 2);
+    dst[i] = f16_bits_to_f64(b);
+  }
+}
+
+#ifdef KERAS64_X86_SIMD
+
+bool have_avx2_f16c() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  return yes;
+}
+
+// 8 float32 (as bits) -> 8 float64, unless one is a NaN (the hardware would quiet it).
+__attribute__((target("avx2"))) inline bool f32x8_to_f64(__m256i bits, double* dst) {
+  const __m256i mag = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFFFF));
+  const __m256i nan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7F800000));
+  if (!_mm256_testz_si256(nan, nan)) return false;
+  const __m256 f = _mm256_castsi256_ps(bits);
+  _mm256_storeu_pd(dst, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
+  _mm256_storeu_pd(dst + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
+  return true;
+}
+
+__attribute__((target("avx2"))) void widen_f32_avx2(const unsigned char* p, std::size_t n,
+                                                    double* dst) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4 * i));
+    if (!f32x8_to_f64(b, dst + i)) widen_f32_scalar(p + 4 * i, 8, dst + i);
+  }
+  widen_f32_scalar(p + 4 * i, n - i, dst + i);
+}
+
+__attribute__((target("avx2"))) void widen_bf16_avx2(const unsigned char* p, std::size_t n,
+                                                     double* dst) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i));
+    const __m256i b = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+    if (!f32x8_to_f64(b, dst + i)) widen_bf16_scalar(p + 2 * i, 8, dst + i);
+  }
+  widen_bf16_scalar(p + 2 * i, n - i, dst + i);
+}
+
+__attribute__((target("avx2,f16c"))) void widen_f16_avx2(const unsigned char* p, std::size_t n,
+                                                         double* dst) {
+  std::size_t i = 0;
+  const __m128i exp_mask = _mm_set1_epi16(0x7C00);
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i));
+    // Exponent all ones: Inf or NaN; take the bit path for this block.
+    if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(h, exp_mask), exp_mask))) {
+      widen_f16_scalar(p + 2 * i, 8, dst + i);
+      continue;
+    }
+    const __m256 f = _mm256_cvtph_ps(h);  // exact, subnormals included
+    _mm256_storeu_pd(dst + i, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
+    _mm256_storeu_pd(dst + i + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
+  }
+  widen_f16_scalar(p + 2 * i, n - i, dst + i);
+}
+
+#endif
+
 template <typename T>
 void widen_int(const void* src, std::size_t n, double* dst) {
   const auto* p = static_cast<const unsigned char*>(src);
@@ -55,26 +146,20 @@ void widen_to_f64(DType from, const void* src, std::size_t n, double* dst) noexc
       std::memcpy(dst, src, n * 8);
       return;
     case DType::f32:
-      for (std::size_t i = 0; i < n; ++i) {
-        std::uint32_t b;
-        std::memcpy(&b, p + 4 * i, 4);
-        dst[i] = f32_bits_to_f64(b);
-      }
-      return;
+#ifdef KERAS64_X86_SIMD
+      if (have_avx2_f16c()) return widen_f32_avx2(p, n, dst);
+#endif
+      return widen_f32_scalar(p, n, dst);
     case DType::bf16:
-      for (std::size_t i = 0; i < n; ++i) {
-        std::uint16_t b;
-        std::memcpy(&b, p + 2 * i, 2);
-        dst[i] = f32_bits_to_f64(std::uint32_t{b} << 16);
-      }
-      return;
+#ifdef KERAS64_X86_SIMD
+      if (have_avx2_f16c()) return widen_bf16_avx2(p, n, dst);
+#endif
+      return widen_bf16_scalar(p, n, dst);
     case DType::f16:
-      for (std::size_t i = 0; i < n; ++i) {
-        std::uint16_t b;
-        std::memcpy(&b, p + 2 * i, 2);
-        dst[i] = f16_bits_to_f64(b);
-      }
-      return;
+#ifdef KERAS64_X86_SIMD
+      if (have_avx2_f16c()) return widen_f16_avx2(p, n, dst);
+#endif
+      return widen_f16_scalar(p, n, dst);
     case DType::i8: return widen_int<std::int8_t>(src, n, dst);
     case DType::i16: return widen_int<std::int16_t>(src, n, dst);
     case DType::i32: return widen_int<std::int32_t>(src, n, dst);
