@@ -39,6 +39,7 @@ __all__ = [
     "TensorInfo",
     "Tensors",
     "convert",
+    "diff",
     "formats",
     "inspect",
     "load",
@@ -317,7 +318,23 @@ def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
         model_paths = [""] * len(current)
     file_paths = _file_path_names(tensors, source["kind"])
     order = list(range(len(arrays)))  # order[i]: the file tensor for model variable i
-    if all(model_paths) and all(file_paths):
+    if hasattr(_keras64, "match_names"):
+        # The C++ rule (load.hpp match_tensors), as `keras64 load` pairs tensors.
+        model_names = [n or f"weight_{i}" for i, n in enumerate(model_paths)]
+        by_name, pairs, only_file, only_model = _keras64.match_names(
+            [t["name"] for t in tensors], model_names)
+        if by_name:
+            if only_model:
+                j = only_model[0]
+                raise MismatchError(f"{p}: the model's variable {j} ('{model_names[j]}') is "
+                                    "not in the file")
+            if only_file:
+                j = only_file[0]
+                raise MismatchError(f"{p}: tensor {j} ('{tensors[j]['name']}') is not a "
+                                    "variable of the model")
+            for fi, mi in pairs:
+                order[mi] = fi
+    elif all(model_paths) and all(file_paths):
         index = {n: i for i, n in enumerate(file_paths)}
         for i, n in enumerate(model_paths):
             if n not in index:
@@ -367,3 +384,22 @@ def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
         total = dict.fromkeys(_ACCOUNT_FIELDS, 0)
         total.update(max_abs_error=0.0, max_rel_error=0.0, max_ulp_error=0.0, exact=True)
     return {"source": source, "tensors": report, "account": total, "exact": total["exact"]}
+
+
+def diff(a: PathLike, b: PathLike, *, rtol: float = 0.0, atol: float = 0.0, ulp: int = 0,
+         model: Optional[PathLike] = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict:
+    """Compares two weight sets in any readable forms, tensor by tensor, as ``keras64 diff``
+    does: both sides widened to float64, paired by name when both have names of the same family
+    (else by position). Values agree when equal (NaN = NaN, +0 = -0), within
+    ``atol + rtol * |b|``, or within ``ulp`` float64 ULPs. Nothing is loaded whole.
+
+    Returns ``{"equal", "by_name", "a", "b", "tensors": [{"index_a", "index_b", "name_a",
+    "name_b", "dtype_a", "dtype_b", "shape_a", "shape_b", "shape_differs", "elements",
+    "not_identical", "out_of_tolerance", "first_out", "max_abs", "max_rel", "max_ulp", "ok"}],
+    "only_a", "only_b"}``. Differences are reported, not raised.
+    """
+    if not hasattr(_keras64, "diff"):
+        raise NotImplementedError("diff needs the C++ diff API (keras64/diff.hpp), which this "
+                                  "build of the library does not have")
+    return _keras64.diff(_path(a), _path(b), _path(model), float(rtol), float(atol), int(ulp),
+                         int(chunk_size))

@@ -30,6 +30,14 @@
 #else
 #define KERAS64_PY_HAS_NARROW 0
 #endif
+// So are diff() and the tensor matching rule of load_into() (load.hpp), once they exist.
+#if __has_include("keras64/diff.hpp") && __has_include("keras64/load.hpp")
+#include "keras64/diff.hpp"
+#include "keras64/load.hpp"
+#define KERAS64_PY_HAS_DIFF 1
+#else
+#define KERAS64_PY_HAS_DIFF 0
+#endif
 
 namespace py = pybind11;
 using keras64::DType;
@@ -593,6 +601,67 @@ py::dict narrow(const py::array& src, py::array& dst, const std::string& to,
   });
 }
 #endif
+
+#if KERAS64_PY_HAS_DIFF
+py::dict diff(const std::string& a, const std::string& b, const std::string& model, double rtol,
+              double atol, std::uint64_t ulp, std::size_t chunk_bytes) {
+  return guarded({a, b, model}, nullptr, [&] {
+    keras64::DiffOptions o;
+    o.model = model;
+    o.rtol = rtol;
+    o.atol = atol;
+    o.ulp = ulp;
+    o.chunk_bytes = chunk_bytes;
+    keras64::DiffReport r;
+    {
+      py::gil_scoped_release nogil;
+      r = keras64::diff(a, b, o);
+    }
+    py::dict d;
+    d["equal"] = r.equal();
+    d["by_name"] = r.by_name;
+    d["a"] = source_dict(r.a);
+    d["b"] = source_dict(r.b);
+    py::list tensors;
+    for (const auto& t : r.tensors) {
+      py::dict td;
+      td["index_a"] = t.index_a;
+      td["index_b"] = t.index_b;
+      td["name_a"] = t.name_a;
+      td["name_b"] = t.name_b;
+      td["dtype_a"] = std::string(info(t.dtype_a).name);
+      td["dtype_b"] = std::string(info(t.dtype_b).name);
+      td["shape_a"] = shape_tuple(t.shape_a);
+      td["shape_b"] = shape_tuple(t.shape_b);
+      td["shape_differs"] = t.shape_differs;
+      td["elements"] = py::int_(t.elements);
+      td["not_identical"] = py::int_(t.not_identical);
+      td["out_of_tolerance"] = py::int_(t.out_of_tolerance);
+      td["first_out"] = py::int_(t.first_out);
+      td["max_abs"] = t.max_abs;
+      td["max_rel"] = t.max_rel;
+      td["max_ulp"] = py::int_(t.max_ulp);
+      td["ok"] = t.ok();
+      tensors.append(td);
+    }
+    d["tensors"] = tensors;
+    d["only_a"] = r.only_a;
+    d["only_b"] = r.only_b;
+    return d;
+  });
+}
+
+// keras64::match_tensors() on names only: (by_name, [(index in a, index in b)], only_a, only_b).
+py::tuple match_names(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  auto infos = [](const std::vector<std::string>& names) {
+    std::vector<keras64::TensorInfo> out(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) out[i].name = names[i];
+    return out;
+  };
+  const keras64::Matching m = keras64::match_tensors(infos(a), infos(b));
+  return py::make_tuple(m.by_name, m.pairs, m.only_a, m.only_b);
+}
+#endif
 }  // namespace
 
 PYBIND11_MODULE(_keras64, m) {
@@ -619,6 +688,11 @@ PYBIND11_MODULE(_keras64, m) {
   });
 
   m.def("sink_formats", &keras64::sink_formats);
+#if KERAS64_PY_HAS_DIFF
+  m.def("diff", &diff, py::arg("a"), py::arg("b"), py::arg("model"), py::arg("rtol"),
+        py::arg("atol"), py::arg("ulp"), py::arg("chunk_bytes"));
+  m.def("match_names", &match_names, py::arg("a"), py::arg("b"));
+#endif
 #if KERAS64_PY_HAS_NARROW
   m.def("narrow", &narrow, py::arg("src"), py::arg("dst"), py::arg("to"), py::arg("what"));
 #endif

@@ -324,6 +324,10 @@ def test_bad_arguments_are_value_errors(tmp_path):
     assert load_classic("npz", tmp_path / "w.npz")[0].tolist() == [1.0, 1.0]
     with pytest.raises(TypeError):
         keras64.save(np.zeros(3), tmp_path / "x.npz")
+    for form in ("keras", "weights.h5", "legacy-h5"):  # they copy a Keras file's structure
+        if form in keras64.formats():
+            with pytest.raises(NotImplementedError, match="not a python input"):
+                keras64.save([np.zeros(2)], tmp_path / f"x.{form}", form)
 
 
 def leftovers(folder):
@@ -451,7 +455,8 @@ def test_load_into_refuses_mismatches_and_changes_nothing(tmp_path):
     with pytest.raises(keras64.MismatchError, match="6 tensors in file, 5 in the model"):
         keras64.load_into(fewer, tmp_path / "w")
 
-    renamed = StandInModel(arrays, [v.path.replace("m/", "n/") for v in model.weights])
+    renamed = StandInModel(arrays, [v.path for v in model.weights])
+    renamed.weights[0].path = "n/kernel"
     with pytest.raises(keras64.MismatchError, match=r"variable 0 \('n/kernel'\) is not in the file"):
         keras64.load_into(renamed, tmp_path / "w")
 
@@ -489,3 +494,29 @@ def test_load_into_rounding_account(tmp_path):
     assert not small.get_weights()[0].any()
     r = keras64.load_into(small, tmp_path / "big.npz", on_overflow="inf")
     assert r["account"]["overflows"] == 1 and np.isinf(small.get_weights()[0][0])
+
+
+# ---- diff --------------------------------------------------------------------------------------
+
+needs_diff = pytest.mark.skipif(not hasattr(keras64._keras64, "diff"),
+                                reason="the C++ diff API is not in this build")
+
+
+@needs_diff
+def test_diff_of_a_conversion_is_equal_and_finds_changes(tmp_path):
+    src = GOLDEN / "mlp" / "model.keras"
+    keras64.convert(src, tmp_path / "w.npz", "npz")
+    r = keras64.diff(src, tmp_path / "w.npz")
+    assert r["equal"] and all(t["ok"] for t in r["tensors"]) and not r["only_a"]
+    ws = expected_f64("mlp")
+    ws[1] = ws[1].copy()
+    ws[1][3] += 1e-3
+    keras64.save(ws, tmp_path / "p.npz")
+    r = keras64.diff(src, tmp_path / "p.npz")
+    assert not r["equal"]
+    bad = [t for t in r["tensors"] if not t["ok"]]
+    assert len(bad) == 1 and bad[0]["index_b"] == 1 and bad[0]["out_of_tolerance"] == 1
+    assert bad[0]["first_out"] == 3
+    assert keras64.diff(src, tmp_path / "p.npz", atol=1e-2)["equal"]
+    with pytest.raises(FileNotFoundError):
+        keras64.diff(src, tmp_path / "missing.npz")
