@@ -77,7 +77,7 @@ class H5FileSink final : public OrderedSink {
       config = plan().origin->config_json();
     try {
       writer_.emplace(pending_->temp(), target_.string(), plan(), writer_options_);
-      if (!config.empty())
+      if (!config.empty() && !options_.keep_config)
         writer_->set_root_string_attr(
             "model_config",
             rewrite_policies(config, "float64", plan().source.file + ":/: attribute model_config"));

@@ -72,7 +72,7 @@ class KerasSink final : public OrderedSink {
                   plan().source.file +
                       ": --to keras needs the model's config.json: convert the "
                       ".keras file, or give --model ARCH.keras");
-    config_ = rewrite_policies(config_text, "float64",
+    config_ = options_.keep_config ? config_text : rewrite_policies(config_text, "float64",
                                (plan().source.kind == "keras3" ? plan().source.file + ":config.json"
                                                                : std::string("config.json")));
     if (plan().source.kind == "keras3") input_archive_ = plan().source.file;

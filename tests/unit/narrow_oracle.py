@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-OUT = Path(sys.argv[1])
 rng = np.random.default_rng(20260511)
 # name: (exponent bits, mantissa bits, emin)
 FORMATS = {"float32": (8, 23, -126), "float16": (5, 10, -14), "bfloat16": (8, 7, -126)}
@@ -164,13 +163,18 @@ def groups(name):
     return out
 
 
-OUT.mkdir(parents=True, exist_ok=True)
-accounts = {}
-for name in FORMATS:
-    for g, x in groups(name).items():
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        bits = expected_bits(x, name)
-        np.save(OUT / f"{name}_{g}_x.npy", x)
-        np.save(OUT / f"{name}_{g}_bits.npy", bits)
-        accounts[f"{name}_{g}"] = account(x, bits, name)
-(OUT / "accounts.json").write_text(json.dumps(accounts, indent=1))
+def main(out):
+    out.mkdir(parents=True, exist_ok=True)
+    accounts = {}
+    for name in FORMATS:
+        for g, x in groups(name).items():
+            x = np.ascontiguousarray(x, dtype=np.float64)
+            bits = expected_bits(x, name)
+            np.save(out / f"{name}_{g}_x.npy", x)
+            np.save(out / f"{name}_{g}_bits.npy", bits)
+            accounts[f"{name}_{g}"] = account(x, bits, name)
+    (out / "accounts.json").write_text(json.dumps(accounts, indent=1))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

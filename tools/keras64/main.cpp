@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   };
   add("inspect", "List the tensors of a weights file in model.get_weights() order", cli::add_inspect);
   add("convert", "Write the weights as float64: npy, npz, npz-deflate, memmap, ...", cli::add_convert);
+  add("load", "Put weights back into a model file, with the rounding account", cli::add_load);
+  add("diff", "Compare two weight sets value by value (exit 0 equal, 1 different)", cli::add_diff);
 
   try {
     app.parse(argc, argv);
