@@ -1,5 +1,8 @@
 #include "detail/h5.hpp"
 
+#include "detail/file.hpp"
+#include "detail/h5_superblock.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -59,6 +62,11 @@ bool has_signature(const std::string& path) {
 
 Id open_file(const std::string& path) {
   silence();
+  {
+    // Refuse truncated files before libhdf5 reads them (see h5_superblock.hpp for why).
+    File raw = File::open_read(path);
+    check_superblock(raw, 0, raw.size(), "");
+  }
   Id fapl(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", Errc::internal));
   // Close every object when the file closes, even if an id leaked through an exception path.
   check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree", Errc::internal);

@@ -15,6 +15,7 @@
 #include "detail/h5.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
+#include "sources/numpy_files.hpp"
 #include "sources/sniff.hpp"
 #include "sources/sources.hpp"
 
@@ -101,6 +102,9 @@ std::unique_ptr<Source> open_source(const fs::path& path, const OpenOptions& opt
   }
   for (const auto& f : formats())
     if (f.probe(s)) return f.open(path, opts);
+  // A directory with a manifest that no probe accepted: let the manifest reader say what is
+  // wrong with it (invalid JSON, another format) rather than claim there is no manifest.
+  if (s.is_dir && fs::exists(path / "manifest.json")) read_manifest(path);
   std::string what = s.is_dir ? "a directory without a keras64 manifest"
                      : s.is_zip ? "a zip archive that is neither a .keras model nor an .npz"
                      : s.is_hdf5 ? "an HDF5 file without a Keras layout"

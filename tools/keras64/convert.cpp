@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "text.hpp"
 #include "keras64/convert.hpp"
 #include "keras64/sink.hpp"
 #include "keras64/source.hpp"
@@ -69,7 +70,7 @@ Runner add_convert(CLI::App& app, Common& common) {
         j["raw_bytes"] = raw_bytes;
         j["ratio"] = ratio;
       }
-      std::cout << j.dump(2) << "\n";
+      std::cout << json_text(j) << "\n";
       return 0;
     }
     if (!si.order_exact) std::cerr << "keras64: note: tensors are in file order: " << si.note << "\n";

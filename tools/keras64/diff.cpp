@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "text.hpp"
 
 namespace keras64::cli {
 
@@ -68,7 +69,7 @@ Runner add_diff(CLI::App& app, Common& common) {
                                 {"max_abs", t.max_abs},
                                 {"max_rel", t.max_rel},
                                 {"max_ulp", t.max_ulp}});
-      std::cout << j.dump(2) << "\n";
+      std::cout << json_text(j) << "\n";
       return eq ? 0 : 1;
     }
     if (!common.quiet) {

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "text.hpp"
 #include "keras64/source.hpp"
 
 namespace keras64::cli {
@@ -30,7 +31,7 @@ Runner add_inspect(CLI::App& app, Common& common) {
       nlohmann::json j{{"ok", true}, {"source", source_json(si)}, {"tensors", nlohmann::json::array()}};
       for (std::size_t i = 0; i < ts.size(); ++i) j["tensors"].push_back(tensor_json(ts[i], i));
       j["total_bytes"] = total;
-      std::cout << j.dump(2) << "\n";
+      std::cout << json_text(j) << "\n";
       return 0;
     }
     std::cout << si.file << ": " << si.kind;
@@ -43,9 +44,9 @@ Runner add_inspect(CLI::App& app, Common& common) {
     std::printf("%5s  %-*s  %-9s  %-16s  %10s  %s\n", "#", static_cast<int>(w), "name", "dtype", "shape", "bytes", "layer");
     for (std::size_t i = 0; i < ts.size(); ++i) {
       const auto& t = ts[i];
-      std::printf("%5zu  %-*s  %-9s  %-16s  %10llu  %s%s\n", i, static_cast<int>(w), t.name.c_str(),
+      std::printf("%5zu  %-*s  %-9s  %-16s  %10llu  %s%s\n", i, static_cast<int>(w), printable(t.name).c_str(),
                   std::string(info(t.dtype).name).c_str(), shape_string(t.shape).c_str(),
-                  static_cast<unsigned long long>(t.nbytes()), t.layer.c_str(),
+                  static_cast<unsigned long long>(t.nbytes()), printable(t.layer).c_str(),
                   t.role == Role::optimizer ? " (optimizer)" : "");
     }
     std::cout << ts.size() << " tensors, " << human_bytes(total) << "\n";

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "text.hpp"
 
 namespace keras64::cli {
 
@@ -107,7 +108,7 @@ Runner add_load(CLI::App& app, Common& common) {
                                 {"shape", t.shape},
                                 {"rounding", account_json(t.account)}});
       }
-      std::cout << j.dump(2) << "\n";
+      std::cout << json_text(j) << "\n";
       return 0;
     }
     if (!common.quiet) {

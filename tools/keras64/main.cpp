@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "text.hpp"
 
 namespace keras64::cli {
 std::atomic<bool> g_cancel{false};
@@ -57,9 +58,10 @@ int main(int argc, char** argv) {
       return c.run();
     } catch (const Error& e) {
       cli::end_progress();
-      std::cerr << "keras64: error: " << e.what() << "\n";
+      const std::string msg = cli::printable(e.what());
+      std::cerr << "keras64: error: " << msg << "\n";
       if (common.json)
-        std::cout << nlohmann::json{{"ok", false}, {"error", {{"code", errc_name(e.code())}, {"message", e.what()}}}}.dump(2) << "\n";
+        std::cout << cli::json_text(nlohmann::json{{"ok", false}, {"error", {{"code", errc_name(e.code())}, {"message", msg}}}}) << "\n";
       return exit_code(e.code());
     } catch (const std::bad_alloc&) {
       cli::end_progress();
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
       return 70;
     } catch (const std::exception& e) {
       cli::end_progress();
-      std::cerr << "keras64: internal error: " << e.what() << "\n";
+      std::cerr << "keras64: internal error: " << cli::printable(e.what()) << "\n";
       return 70;
     }
   }
