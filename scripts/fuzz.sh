@@ -11,11 +11,14 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DKERAS64_BUILD_PYTHON=OFF -DKERAS64_SANITIZER="address;undefined" >/dev/null
 cmake --build build-fuzz -j"$(nproc)"
 targets=("$@"); ((${#targets[@]})) || targets=($(ls build-fuzz/fuzz | sed -n 's/^fuzz_\([a-z_0-9]*\)$/\1/p' | grep -v '^replay_'))
+status=0
 for t in "${targets[@]}"; do
   work=$(mktemp -d); cp -r "fuzz/corpus/$t/." "$work/"
   mkdir -p "tests/data/fuzz-regressions/$t"
   echo "== fuzz_$t for ${secs}s"
   build-fuzz/fuzz/fuzz_$t "$work" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 \
-    -artifact_prefix="tests/data/fuzz-regressions/$t/" -print_final_stats=1 2>&1 | tail -n 4
+    -artifact_prefix="tests/data/fuzz-regressions/$t/" -print_final_stats=1 2>&1 | tail -n 4 ||
+    { echo "== fuzz_$t found a crash: see tests/data/fuzz-regressions/$t/"; status=1; }
   rm -rf "$work"
 done
+exit $status

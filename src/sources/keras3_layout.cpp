@@ -25,7 +25,18 @@ const std::map<std::string, std::vector<std::string>>& known_sublayers() {
   return table;
 }
 
+// config.layers of a model's config, or an empty list. (Never operator[] on a const json: a
+// missing key there is undefined behaviour, and config.json comes from the user's file.)
+const json& layers_of(const json& cfg) {
+  static const json kNone = json::array();
+  const auto c = cfg.find("config");
+  if (c == cfg.end() || !c->is_object()) return kNone;
+  const auto l = c->find("layers");
+  return l != c->end() && l->is_array() ? *l : kNone;
+}
+
 bool is_model_class(const json& cfg) {
+  if (!cfg.is_object()) return false;
   const auto cls = cfg.value("class_name", "");
   if (cls == "Sequential" || cls == "Functional" || cls == "Model") return true;
   const auto it = cfg.find("config");
@@ -48,7 +59,9 @@ std::string name_of(const json* cfg) {
 
 const json* sub_config(const json* cfg, const std::string& attr) {
   if (!cfg || !cfg->is_object() || !cfg->contains("config")) return nullptr;
-  const json& c = (*cfg)["config"];
+  const auto ci = cfg->find("config");
+  if (ci == cfg->end()) return nullptr;
+  const json& c = *ci;
   if (!c.is_object()) return nullptr;
   auto pick = [&](const char* key) -> const json* {
     auto it = c.find(key);
@@ -101,7 +114,7 @@ class Walker {
     std::set<std::string> done = {"vars"};
     const std::string cls = class_of(cfg);
     if (cfg && is_model_class(*cfg)) {
-      layers((*cfg)["config"]["layers"], path + "/layers", cls == "Sequential", layer);
+      layers(layers_of(*cfg), path + "/layers", cls == "Sequential", layer);
       done.insert("layers");
     } else if (auto it = known_sublayers().find(cls); it != known_sublayers().end()) {
       for (const auto& attr : it->second) {
@@ -206,7 +219,7 @@ Layout keras3_layout(const nlohmann::json* config, const WeightsTree& tree, bool
   Walker w(tree, out);
   w.own_vars("", "", Role::model);
   if (config && config->is_object() && is_model_class(*config)) {
-    w.layers((*config)["config"]["layers"], "layers", class_of(config) == "Sequential", "");
+    w.layers(layers_of(*config), "layers", class_of(config) == "Sequential", "");
   } else {
     w.inexact(config ? "the model is not a Sequential or Functional model; save order used"
                      : "no architecture (config.json) available; save order used - pass --model ARCH.keras for get_weights() order");
