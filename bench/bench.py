@@ -237,7 +237,10 @@ def keras64_forms(exe):
     m = re.search(r"--to\s+\S*\s*(?:REQUIRED\s*)?Output format: ([^\n]*)", text)
     listed = set(re.findall(r"[a-z0-9.\-]+", m.group(1))) if m else set()
     wanted = ["npy", "memmap", "npz", "npz-deflate", "safetensors", "weights.h5"]
-    return [f for f in wanted if f in listed] or wanted[:4]
+    forms = [f for f in wanted if f in listed] or wanted[:4]
+    if "weights.h5" in forms:
+        forms.append("weights.h5+compress")
+    return forms
 
 
 def fmt_mib(b):
@@ -271,6 +274,8 @@ def main():
     for size in sizes:
         h5, keras = ensure_model(a.workdir, size)
         for form in forms:
+            if form == "weights.h5+compress" and size > 100 and not a.slow:
+                continue  # HDF5's own single-threaded deflate: slow, and only its size is a target
             for src_kind, src in (("weights.h5", h5), (".keras", keras)):
                 np_runs, k_runs = [], []
                 numpy_reps = a.reps
@@ -278,9 +283,13 @@ def main():
                     numpy_reps = 0
                 elif form == "npz-deflate":
                     numpy_reps = 1
-                if src_kind == ".keras" and form != "npy":
-                    numpy_reps = 0  # numpy reads the member through zipfile: timed for npy only
-                extra = []
+                if src_kind == ".keras":
+                    # numpy reads the member through zipfile (as Keras does): slow, so npy only, once
+                    numpy_reps = 1 if form == "npy" else 0
+                if form == "weights.h5+compress":
+                    numpy_reps = 0
+                extra = ["--compress"] if form == "weights.h5+compress" else []
+                kform = form.split("+")[0]
                 for r in range(a.reps):
                     # Alternate which side goes first.
                     order = ["numpy", "keras64"] if r % 2 == 0 else ["keras64", "numpy"]
@@ -289,12 +298,13 @@ def main():
                             np_runs.append(run_numpy(form, src, out_path(a.workdir, form, "np"),
                                                      a.drop_caches))
                         elif side == "keras64":
-                            k_runs.append(run_keras64(exe, form, src, out_path(a.workdir, form, "k64"),
+                            k_runs.append(run_keras64(exe, kform, src,
+                                                      out_path(a.workdir, kform, "k64"),
                                                       a.drop_caches, extra))
                 row = {"size": size, "form": form, "input": src_kind,
                        "k_time": statistics.median(x[0] for x in k_runs),
                        "k_rss": max(x[1] for x in k_runs), "k_size": k_runs[0][2],
-                       "k_times": [x[0] for x in k_runs]}
+                       "k_times": [x[0] for x in k_runs], "in_size": os.path.getsize(src)}
                 if np_runs:
                     row.update(np_time=statistics.median(x[0] for x in np_runs),
                                np_rss=max(x[1] for x in np_runs), np_size=np_runs[0][2],
@@ -347,6 +357,18 @@ def write_results(a, rows, widen, forms):
         else:
             lines.append(f"| {r['size']} MB | {r['form']} | {r['input']} | - | {r['k_time']:.2f} "
                          f"| - | - | {fmt_mib(r['k_rss'])} | {fmt_mib(r['k_size'])} |")
+    lines += ["", "keras64 with `.keras` input against `.weights.h5` input (same model; time ratio):", ""]
+    for r in rows:
+        if r["input"] != ".keras":
+            continue
+        base = [b for b in rows if b["size"] == r["size"] and b["form"] == r["form"]
+                and b["input"] == "weights.h5"]
+        if base:
+            lines.append(f"- {r['size']} MB {r['form']}: {r['k_time'] / base[0]['k_time']:.2f}")
+    for r in rows:
+        if r["form"] == "weights.h5+compress" and r["input"] == "weights.h5":
+            lines.append(f"- {r['size']} MB `--to weights.h5 --compress`: output is "
+                         f"{r['k_size'] / r['in_size']:.3f} of the float32 input's size")
     if widen:
         lines += ["", f"Widening f16 -> f64 into a reused buffer: keras64 "
                       f"{widen['f16_gelem_s']:.2f} G elements/s, bf16 {widen['bf16_gelem_s']:.2f}, "

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -33,14 +34,19 @@ struct SourceInfo {
 
 /// One HDF5 file of a source's own structure (see Source::native_files()).
 struct NativeFile {
-  /// The file on disk. For a `.keras` archive this is the extracted `model.weights.h5` (a
-  /// temporary file); valid for the Source's life. Open it read-only.
+  /// The file on disk; valid for the Source's life. Open it read-only. For a `.keras` archive
+  /// whose `model.weights.h5` is stored (as Keras writes it) this is the archive, and the HDF5
+  /// file is the byte range below; a deflated member is extracted to a temporary file.
   std::filesystem::path path;
   /// How TensorInfo::file names it: "model.keras:model.weights.h5", "x_00001.weights.h5", ...
   std::string label;
   /// Its name as the input refers to it: the zip member ("model.weights.h5"), the shard file name
   /// as written in the sharded index, or the file's own name.
   std::string name;
+  /// When size > 0, the HDF5 file is bytes [offset, offset + size) of `path` (open it with
+  /// detail::h5::open_member); otherwise all of `path`.
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
 };
 
 /// Options for opening a source.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "detail/h5_member.hpp"
 #include "keras64/error.hpp"
 
 namespace keras64::detail {
@@ -172,7 +173,8 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
   for (const auto& in : inputs) {
     h5::Id src;
     try {
-      src = h5::open_file(in.path.string());
+      src = in.size ? h5::open_member(in.path.string(), in.offset, in.size)
+                    : h5::open_file(in.path.string());
     } catch (const Error& e) {
       throw e.with_context(in.label);
     }

@@ -1,18 +1,19 @@
 // Keras 3 native formats: `.keras` (zip), `.weights.h5`, sharded `.weights.json` + shards.
 // Layouts: docs/keras-formats.md §1-§4. Order: sources/keras3_layout.hpp.
-#include <nlohmann/json.hpp>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
 #include "detail/file.hpp"
+#include "detail/json_util.hpp"
 #include "detail/temp_file.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
 #include "sources/keras3_layout.hpp"
+#include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 #include "sources/weights_tree.hpp"
 
@@ -21,14 +22,6 @@ using nlohmann::json;
 
 namespace keras64::detail {
 namespace {
-
-json parse_json(const std::string& text, const std::string& where) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(Errc::corrupt, where + ": invalid JSON: " + e.what());
-  }
-}
 
 // The parts of a `.keras` archive keras64 uses. Keras stores `model.weights.h5` uncompressed: it
 // is then read in place (WeightsTree::add_member, through HDF5's zip member driver). A deflated
@@ -55,7 +48,9 @@ struct KerasArchive {
     const ZipEntry* w = zip.find("model.weights.h5");
     if (!w) {
       if (zip.find("model.weights.npz"))
-        throw Error(Errc::unsupported, label + ":model.weights.npz: the npz weights store holds pickled objects and is not supported");
+        throw Error(Errc::unsupported, label +
+                                           ":model.weights.npz: the npz weights store holds "
+                                           "pickled objects and is not supported");
       throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
     }
     weights_entry = *w;
@@ -94,16 +89,21 @@ class Keras3Source final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string config_json() const override { return config_text_; }
   std::vector<NativeFile> native_files() const override {
-    // A `.keras` member is read in place; sinks that need it as a file of its own get it
-    // extracted, once.
-    if (archive_ && native_.empty())
-      native_.push_back({archive_->extracted_weights(), archive_->label + ":model.weights.h5",
-                         "model.weights.h5"});
+    // A stored `.keras` member is given as its byte range of the archive (read in place); a
+    // deflated one is extracted, once, when first asked for.
+    if (archive_ && native_.empty()) {
+      const KerasArchive& a = *archive_;
+      const std::string label = a.label + ":model.weights.h5";
+      if (a.stored())
+        native_.push_back({a.label, label, "model.weights.h5", a.weights_entry.data_offset,
+                           a.weights_entry.size});
+      else
+        native_.push_back({a.extracted_weights(), label, "model.weights.h5"});
+    }
     return native_;
   }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    if (index >= refs_.size() || first + count > tensors_[index].elements() || first + count < first)
-      throw Error(Errc::internal, "read out of range");
+    checked_read(tensors_, index, first, count);
     tree_.read(*refs_[index], first, count, dst);
   }
 
@@ -128,11 +128,13 @@ class Keras3Source final : public Source {
         const DatasetRef* want = reference->dataset(e.path);
         if (!ref)
           throw Error(Errc::mismatch, info_.file + ":/" + e.path + ": missing dataset (" +
-                                          reference_label + " has one of shape " + shape_string(want->info.shape) + ")");
+                                          reference_label + " has one of shape " +
+                                          shape_string(want->info.shape) + ")");
         if (ref->info.shape != want->info.shape)
-          throw Error(Errc::mismatch, tree_.label(ref->file) + ":/" + e.path + ": shape mismatch: " +
-                                          shape_string(ref->info.shape) + " in file, " +
-                                          shape_string(want->info.shape) + " in " + reference_label);
+          throw Error(Errc::mismatch, tree_.label(ref->file) + ":/" + e.path +
+                                          ": shape mismatch: " + shape_string(ref->info.shape) +
+                                          " in file, " + shape_string(want->info.shape) + " in " +
+                                          reference_label);
       }
       if (!ref) throw Error(Errc::internal, info_.file + ":/" + e.path + ": dataset vanished");
       TensorInfo t;
@@ -174,7 +176,8 @@ class Keras3Source final : public Source {
     for (const auto& g : groups)
       for (const auto& d : tree_.datasets(g))
         if (!listed.count(g + "/" + d))
-          throw Error(Errc::mismatch, info_.file + ":/" + g + "/" + d + ": unexpected dataset (not in the architecture)");
+          throw Error(Errc::mismatch, info_.file + ":/" + g + "/" + d +
+                                          ": unexpected dataset (not in the architecture)");
   }
 
   std::vector<TensorInfo> tensors_;
@@ -215,7 +218,8 @@ void finish_bare(Keras3Source& src, const OpenOptions& opts) {
 
 void require_keras_layout(const WeightsTree& tree, const std::string& label) {
   if (!tree.has_group("layers") && !tree.has_group("vars") && !tree.has_group("optimizer"))
-    throw Error(Errc::unsupported, label + ": not a Keras weights file: no layers/, vars/ or optimizer/ group");
+    throw Error(Errc::unsupported,
+                label + ": not a Keras weights file: no layers/, vars/ or optimizer/ group");
 }
 
 }  // namespace
@@ -258,19 +262,27 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
     const std::string group = item.key();  // named copies: clang 14 cannot capture bindings
     const json& files = item.value();
     auto add = [&](const json& f) {
-      if (!f.is_string()) throw Error(Errc::corrupt, label + ": weight_map[\"" + group + "\"] is not a file name");
+      if (!f.is_string())
+        throw Error(Errc::corrupt, label + ": weight_map[\"" + group + "\"] is not a file name");
       const std::string name = f.get<std::string>();
-      if (name.empty() || name.find('/') != std::string::npos || name.find("..") != std::string::npos)
-        throw Error(Errc::corrupt, label + ": weight_map[\"" + group + "\"]: unsafe shard name '" + name + "'");
+      if (name.empty() || name.find('/') != std::string::npos ||
+          name.find("..") != std::string::npos)
+        throw Error(Errc::corrupt,
+                    label + ": weight_map[\"" + group + "\"]: unsafe shard name '" + name + "'");
       shards.insert(name);
     };
-    if (files.is_array()) for (const auto& f : files) add(f);
-    else add(files);
+    if (files.is_array())
+      for (const auto& f : files) add(f);
+    else
+      add(files);
   }
   // Shards holding only empty groups are not in the map: take every consecutive shard too.
   std::string base = path.filename().string();
   for (const char* ext : {".weights.json", ".json"})
-    if (base.size() > std::strlen(ext) && base.ends_with(ext)) { base.resize(base.size() - std::strlen(ext)); break; }
+    if (base.size() > std::strlen(ext) && base.ends_with(ext)) {
+      base.resize(base.size() - std::strlen(ext));
+      break;
+    }
   for (int i = 0;; ++i) {
     char num[16];
     std::snprintf(num, sizeof num, "_%05d", i);
@@ -281,7 +293,8 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
   if (shards.empty()) throw Error(Errc::corrupt, label + ": the index names no shards");
   for (const auto& s : shards) {
     const fs::path p = path.parent_path() / s;
-    if (!fs::exists(p)) throw Error(Errc::io, p.string() + ": missing shard (listed in " + label + ")", ENOENT);
+    if (!fs::exists(p))
+      throw Error(Errc::io, p.string() + ": missing shard (listed in " + label + ")", ENOENT);
     src->add_file(p.string(), p.string(), s);
   }
   finish_bare(*src, opts);
