@@ -11,6 +11,7 @@
 #include "detail/h5_member.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
+#include "keras64/source.hpp"
 #include "scratch_dir.hpp"
 #include "sources/weights_tree.hpp"
 
@@ -70,6 +71,35 @@ INSTANTIATE_TEST_SUITE_P(Golden, H5Member,
                          ::testing::Values("mlp", "cnn", "rnn", "functional", "bfloat16",
                                            "mixed_float16", "nonfloat", "adam", "custom",
                                            "float64"));
+
+// Keras never deflates model.weights.h5, but a re-zipped archive may: it is then extracted, and
+// reads the same as the stored original.
+TEST(H5Member, DeflatedMemberFallsBackToExtraction) {
+  if (!keras64::test::have_python()) GTEST_SKIP() << "no python";
+  ScratchDir dir;
+  const std::string stored = kGolden + "cnn/model.keras";
+  const auto deflated = dir / "deflated.keras";
+  const auto r = keras64::test::run_python(dir, R"PY(
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as a, zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as b:
+    for i in a.infolist():
+        b.writestr(i.filename, a.read(i))
+)PY",
+                                           {stored, deflated.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(ZipReader(deflated).find("model.weights.h5")->method, 8);
+  auto a = keras64::open_source(stored);
+  auto b = keras64::open_source(deflated);
+  ASSERT_EQ(a->tensors().size(), b->tensors().size());
+  for (std::size_t i = 0; i < a->tensors().size(); ++i) {
+    const auto& t = a->tensors()[i];
+    ASSERT_EQ(t.name, b->tensors()[i].name);
+    std::vector<unsigned char> x(t.nbytes() + 1), y(t.nbytes() + 1);
+    a->read(i, 0, t.elements(), x.data());
+    b->read(i, 0, t.elements(), y.data());
+    EXPECT_EQ(x, y) << t.name;
+  }
+}
 
 TEST(H5MemberErrors, NotHdf5IsCorrupt) {
   const std::string archive = kGolden + "mlp/model.keras";
