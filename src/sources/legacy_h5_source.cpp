@@ -1,5 +1,6 @@
 // Legacy HDF5 models: `model.save("x.h5")` (full model) and `save_weights("x.h5")` (weights only)
-// of Keras 1.x, Keras 2.x, tf.keras and Keras 3's legacy writer. Layout: docs/keras-formats.md §6-§7.
+// of Keras 1.x, Keras 2.x, tf.keras and Keras 3's legacy writer. Layout: docs/keras-formats.md
+// §6-§7.
 //
 //   /                          attrs model_config (JSON), keras_version, backend, training_config
 //   /model_weights             attrs layer_names (or layer_names0, layer_names1, ... when large)
@@ -11,15 +12,16 @@
 // Tensor order: layer_names x weight_names, each layer reordered into get_weights() order by
 // sources/legacy_layout.hpp with the help of the model config (the file's own model_config, or
 // the --model archive's config.json for a weights-only file).
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "detail/h5.hpp"
+#include "detail/json_util.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
 #include "sources/legacy_layout.hpp"
+#include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 #include "sources/weights_tree.hpp"
 
@@ -29,15 +31,9 @@ using nlohmann::json;
 namespace keras64::detail {
 namespace {
 
-json parse_json(const std::string& text, const std::string& where) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(Errc::corrupt, where + ": invalid JSON: " + e.what());
-  }
+std::string join(const std::string& a, const std::string& b) {
+  return a.empty() ? b : a + "/" + b;
 }
-
-std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
 
 class LegacyH5Source final : public Source {
  public:
@@ -58,8 +54,7 @@ class LegacyH5Source final : public Source {
     return {{label_, label_, fs::path(label_).filename().string()}};
   }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    if (index >= refs_.size() || first + count > tensors_[index].elements() || first + count < first)
-      throw Error(Errc::internal, "read out of range");
+    checked_read(tensors_, index, first, count);
     tree_.read(*refs_[index], first, count, dst);
   }
 
@@ -74,15 +69,18 @@ class LegacyH5Source final : public Source {
     h5::Id weights_group;
     hid_t wg = root;
     if (full) {
-      weights_group = guarded("/model_weights", [&] { return h5::open_group(root, "model_weights"); });
+      weights_group =
+          guarded("/model_weights", [&] { return h5::open_group(root, "model_weights"); });
       wg = weights_group.get();
     }
 
     info_.keras_version = string_attr(root, "", "keras_version");
-    if (info_.keras_version.empty() && full) info_.keras_version = string_attr(wg, base_, "keras_version");
+    if (info_.keras_version.empty() && full)
+      info_.keras_version = string_attr(wg, base_, "keras_version");
     if (full) {
       config_text_ = string_attr(root, "", "model_config");
-      if (!config_text_.empty()) config_ = parse_json(config_text_, label_ + ":/: attribute model_config");
+      if (!config_text_.empty())
+        config_ = parse_json(config_text_, label_ + ":/: attribute model_config");
     } else if (!opts.model.empty()) {
       load_architecture(opts.model);
     }
@@ -94,7 +92,9 @@ class LegacyH5Source final : public Source {
     const std::vector<std::string> layers = names(wg, base_, "layer_names");
     std::vector<const json*> layer_cfg(layers.size(), nullptr);
     if (!config_.is_null()) {
-      const std::string where = label_ + ":/" + base_ + (model_label_.empty() ? "" : " (architecture: " + model_label_ + ")");
+      const std::string where =
+          label_ + ":/" + base_ +
+          (model_label_.empty() ? "" : " (architecture: " + model_label_ + ")");
       layer_cfg = match_config_layers(config_, layers, where);
     }
 
@@ -102,20 +102,24 @@ class LegacyH5Source final : public Source {
     // The model's own variables (Keras 3 subclassed models), saved apart from the layers; in
     // get_weights() they come first.
     const std::string top = join(base_, "top_level_model_weights");
-    if (tree_.has_group(top) && !std::count(layers.begin(), layers.end(), "top_level_model_weights") &&
-        has_names(guarded("/" + top, [&] { return h5::open_group(root, top); }).get(), "weight_names"))
+    if (tree_.has_group(top) &&
+        !std::count(layers.begin(), layers.end(), "top_level_model_weights") &&
+        has_names(guarded("/" + top, [&] { return h5::open_group(root, top); }).get(),
+                  "weight_names"))
       add_layer("top_level_model_weights", "", nullptr, Role::model);
     std::set<std::string> seen;
     for (std::size_t i = 0; i < layers.size(); ++i) {
       if (!seen.insert(layers[i]).second)
-        throw Error(Errc::corrupt, label_ + ":/" + base_ + ": layer_names lists '" + layers[i] + "' twice");
+        throw Error(Errc::corrupt,
+                    label_ + ":/" + base_ + ": layer_names lists '" + layers[i] + "' twice");
       add_layer(layers[i], layers[i], layer_cfg[i], Role::model);
     }
     if (opts.include_optimizer && tree_.has_group("optimizer_weights")) add_optimizer(root);
   }
 
  private:
-  // Keras 2 splits attributes over 64512 bytes into name0, name1, ... (save_attributes_to_hdf5_group).
+  // Keras 2 splits attributes over 64512 bytes into name0, name1, ...
+  // (save_attributes_to_hdf5_group).
   static bool has_names(hid_t obj, const std::string& name) {
     return h5::has_attr(obj, name) || h5::has_attr(obj, name + "0");
   }
@@ -125,7 +129,8 @@ class LegacyH5Source final : public Source {
       if (h5::has_attr(obj, name)) return h5::read_string_array_attr(obj, name);
       std::vector<std::string> out;
       for (int chunk = 0; h5::has_attr(obj, name + std::to_string(chunk)); ++chunk)
-        for (auto& s : h5::read_string_array_attr(obj, name + std::to_string(chunk))) out.push_back(std::move(s));
+        for (auto& s : h5::read_string_array_attr(obj, name + std::to_string(chunk)))
+          out.push_back(std::move(s));
       return out;
     });
   }
@@ -139,7 +144,8 @@ class LegacyH5Source final : public Source {
     if (ZipReader::has_signature(model)) {
       ZipReader zip(model);
       const ZipEntry* cfg = zip.find("config.json");
-      if (!cfg) throw Error(Errc::invalid_argument, model_label_ + ": --model archive has no config.json");
+      if (!cfg)
+        throw Error(Errc::invalid_argument, model_label_ + ": --model archive has no config.json");
       config_text_ = zip.read_all(*cfg);
       config_ = parse_json(config_text_, model_label_ + ":config.json");
     } else if (h5::has_signature(model.string())) {
@@ -151,22 +157,27 @@ class LegacyH5Source final : public Source {
         }
       }();
       auto text = h5::read_string_attr(f.get(), "model_config");
-      if (!text) throw Error(Errc::invalid_argument, model_label_ + ": --model HDF5 file has no model_config attribute");
+      if (!text)
+        throw Error(Errc::invalid_argument,
+                    model_label_ + ": --model HDF5 file has no model_config attribute");
       config_text_ = *text;
       config_ = parse_json(config_text_, model_label_ + ":/: attribute model_config");
     } else {
       detail::File::open_read(model);  // a missing file is an io error
-      throw Error(Errc::invalid_argument, model_label_ + ": --model must be a .keras archive or a full-model .h5");
+      throw Error(Errc::invalid_argument,
+                  model_label_ + ": --model must be a .keras archive or a full-model .h5");
     }
   }
 
   void add_layer(const std::string& group, const std::string& layer, const json* cfg, Role role) {
     const std::string gpath = join(base_, group);
     if (!tree_.has_group(gpath))
-      throw Error(Errc::corrupt, label_ + ":/" + gpath + ": missing group for layer '" + group + "' (listed in layer_names)");
+      throw Error(Errc::corrupt, label_ + ":/" + gpath + ": missing group for layer '" + group +
+                                     "' (listed in layer_names)");
     h5::Id g = guarded("/" + gpath, [&] { return h5::open_group(tree_.h5_file(0), gpath); });
     if (!has_names(g.get(), "weight_names"))
-      throw Error(Errc::corrupt, label_ + ":/" + gpath + ": layer '" + group + "' has no weight_names attribute");
+      throw Error(Errc::corrupt,
+                  label_ + ":/" + gpath + ": layer '" + group + "' has no weight_names attribute");
     const std::vector<std::string> weights = names(g.get(), gpath, "weight_names");
     std::vector<std::string> paths;
     std::vector<const DatasetRef*> refs;
@@ -178,7 +189,8 @@ class LegacyH5Source final : public Source {
         throw Error(Errc::corrupt, label_ + ":/" + dpath + ": missing dataset: layer '" + group +
                                        "' lists weight '" + w + "' in weight_names");
       if (!seen.insert(w).second)
-        throw Error(Errc::corrupt, label_ + ":/" + dpath + ": layer '" + group + "' lists weight '" + w + "' twice");
+        throw Error(Errc::corrupt, label_ + ":/" + dpath + ": layer '" + group +
+                                       "' lists weight '" + w + "' twice");
       paths.push_back(strip_tf_suffix(w));
       refs.push_back(ref);
     }
@@ -204,14 +216,17 @@ class LegacyH5Source final : public Source {
   }
 
   void add_optimizer(hid_t root) {
-    h5::Id g = guarded("/optimizer_weights", [&] { return h5::open_group(root, "optimizer_weights"); });
+    h5::Id g =
+        guarded("/optimizer_weights", [&] { return h5::open_group(root, "optimizer_weights"); });
     if (!has_names(g.get(), "weight_names"))
       throw Error(Errc::corrupt, label_ + ":/optimizer_weights: no weight_names attribute");
     for (const auto& w : names(g.get(), "optimizer_weights", "weight_names")) {
       const std::string dpath = join("optimizer_weights", w);
       const DatasetRef* ref = tree_.dataset(dpath);
       if (!ref)
-        throw Error(Errc::corrupt, label_ + ":/" + dpath + ": missing dataset: optimizer_weights lists weight '" + w + "' in weight_names");
+        throw Error(Errc::corrupt, label_ + ":/" + dpath +
+                                       ": missing dataset: optimizer_weights lists weight '" + w +
+                                       "' in weight_names");
       TensorInfo t;
       t.name = dpath;
       t.dtype = ref->info.dtype;

@@ -8,6 +8,7 @@
 #include "detail/npy_format.hpp"
 #include "keras64/error.hpp"
 #include "sources/numpy_files.hpp"
+#include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 
 namespace fs = std::filesystem;
@@ -44,9 +45,7 @@ class NpyDirSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    const TensorInfo& t = tensors_.at(index);
-    if (first + count > t.elements() || first + count < first)
-      throw Error(Errc::internal, t.where() + ": read out of range");
+    const TensorInfo& t = checked_read(tensors_, index, first, count);
     if (open_index_ != index) {
       file_ = File::open_read(t.file);
       open_index_ = index;

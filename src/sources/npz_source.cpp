@@ -16,6 +16,7 @@
 #include "keras64/error.hpp"
 #include "sources/numpy_files.hpp"
 #include "sources/sniff.hpp"
+#include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 
 namespace fs = std::filesystem;
@@ -176,9 +177,7 @@ class NpzSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    const TensorInfo& t = tensors_.at(index);
-    if (first + count > t.elements() || first + count < first)
-      throw Error(Errc::internal, t.where() + ": read out of range");
+    const TensorInfo& t = checked_read(tensors_, index, first, count);
     Member& m = members_[index];
     const std::size_t size = keras64::info(t.dtype).size;
     raw(m, m.data_offset + first * size, dst, static_cast<std::size_t>(count * size));

@@ -24,6 +24,7 @@
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
 #include "sources/sniff.hpp"
+#include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 
 namespace fs = std::filesystem;
@@ -218,9 +219,7 @@ class SafetensorsSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    const TensorInfo& t = tensors_.at(index);
-    if (first + count > t.elements() || first + count < first)
-      throw Error(Errc::internal, t.where() + ": read out of range");
+    const TensorInfo& t = checked_read(tensors_, index, first, count);
     const std::size_t size = keras64::info(t.dtype).size;
     file_.pread_all(dst, static_cast<std::size_t>(count * size),
                     data_start_ + begins_[index] + first * size);

@@ -12,18 +12,19 @@
 // order (the k-th Dense of the config with the k-th weighted dense* group); inside a layer its own
 // vars come first, then at most one weighted sublayer subtree. Anything else (several weighted
 // sublayers, counts that do not pair up) keeps file order and says so.
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "detail/file.hpp"
+#include "detail/json_util.hpp"
 #include "detail/temp_file.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
 #include "sources/keras3_layout.hpp"
 #include "sources/legacy_layout.hpp"
+#include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 #include "sources/weights_tree.hpp"
 
@@ -32,14 +33,6 @@ using nlohmann::json;
 
 namespace keras64::detail {
 namespace {
-
-json parse_json(const std::string& text, const std::string& where) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(Errc::corrupt, where + ": invalid JSON: " + e.what());
-  }
-}
 
 std::string tf_version(const ZipReader& zip) {
   const ZipEntry* meta = zip.find("metadata.json");
@@ -59,7 +52,9 @@ bool save_order_less(const std::string& a, const std::string& b) {
 // "dense_2" is a key of class snake name "dense"; so is "dense".
 bool key_of_class(const std::string& key, const std::string& snake) {
   if (key == snake) return true;
-  if (key.size() <= snake.size() + 1 || key.compare(0, snake.size(), snake) != 0 || key[snake.size()] != '_') return false;
+  if (key.size() <= snake.size() + 1 || key.compare(0, snake.size(), snake) != 0 ||
+      key[snake.size()] != '_')
+    return false;
   return std::all_of(key.begin() + static_cast<std::ptrdiff_t>(snake.size()) + 1, key.end(),
                      [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -70,8 +65,7 @@ class TfKerasZipSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string config_json() const override { return config_text_; }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    if (index >= refs_.size() || first + count > tensors_[index].elements() || first + count < first)
-      throw Error(Errc::internal, "read out of range");
+    checked_read(tensors_, index, first, count);
     tree_.read(*refs_[index], first, count, dst);
   }
 
@@ -88,7 +82,8 @@ class TfKerasZipSource final : public Source {
     if (config_.is_object() && config_.contains("config") && config_["config"].is_object())
       info_.model_name = config_["config"].value("name", "");
     const ZipEntry* w = zip.find("model.weights.h5");
-    if (!w) throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
+    if (!w)
+      throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
     weights_ = std::make_unique<TempFile>("weights");
     File out = File::create_truncate(weights_->path());
     zip.read(*w, [&](const void* p, std::size_t n) { out.write_all(p, n); });
@@ -99,7 +94,8 @@ class TfKerasZipSource final : public Source {
       std::string norm = real;
       std::replace(norm.begin(), norm.end(), '\\', '/');
       if (!by_norm_.emplace(norm, &ref).second)
-        throw Error(Errc::corrupt, member_ + ":/" + real + ": dataset path clashes with another after '\\' -> '/'");
+        throw Error(Errc::corrupt, member_ + ":/" + real +
+                                       ": dataset path clashes with another after '\\' -> '/'");
     }
     info_.order_exact = true;
     build();
@@ -117,7 +113,8 @@ class TfKerasZipSource final : public Source {
   std::vector<std::string> vars_of(const std::string& group) const {
     std::vector<std::string> out;
     const std::string pre = group.empty() ? "vars/" : group + "/vars/";
-    for (auto it = by_norm_.lower_bound(pre); it != by_norm_.end() && it->first.compare(0, pre.size(), pre) == 0; ++it)
+    for (auto it = by_norm_.lower_bound(pre);
+         it != by_norm_.end() && it->first.compare(0, pre.size(), pre) == 0; ++it)
       if (it->first.find('/', pre.size()) == std::string::npos) out.push_back(it->first);
     std::sort(out.begin(), out.end(), natural_less);
     return out;
@@ -127,7 +124,8 @@ class TfKerasZipSource final : public Source {
   std::vector<std::string> weighted_children(const std::string& group) const {
     std::set<std::string> kids;
     const std::string pre = group.empty() ? "" : group + "/";
-    for (auto it = by_norm_.lower_bound(pre); it != by_norm_.end() && it->first.compare(0, pre.size(), pre) == 0; ++it) {
+    for (auto it = by_norm_.lower_bound(pre);
+         it != by_norm_.end() && it->first.compare(0, pre.size(), pre) == 0; ++it) {
       const auto slash = it->first.find('/', pre.size());
       if (slash != std::string::npos) kids.insert(it->first.substr(pre.size(), slash - pre.size()));
     }
@@ -157,14 +155,19 @@ class TfKerasZipSource final : public Source {
     for (const auto& p : vars_of(group)) add(p, layer, Role::model);
     const auto kids = weighted_children(group);
     if (kids.size() > 1)
-      inexact("layer '" + layer + "' has several sublayers whose get_weights() order tf.keras does not record; save order used");
+      inexact("layer '" + layer +
+              "' has several sublayers whose get_weights() order tf.keras does not record; save "
+              "order used");
     for (const auto& k : kids) object(group + "/" + k, layer);
   }
 
   void build() {
     std::string container;
     for (const char* c : {"layers", "_layer_checkpoint_dependencies", "_self_tracked_trackables"})
-      if (!weighted_children(c).empty()) { container = c; break; }
+      if (!weighted_children(c).empty()) {
+        container = c;
+        break;
+      }
     for (const auto& p : vars_of("")) add(p, info_.model_name, Role::model);
     const auto keys = weighted_children(container);
     bool sequential = false;
