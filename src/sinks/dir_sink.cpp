@@ -59,9 +59,8 @@ void DirSink::on_append(const void* data, std::size_t n) {
 
 void DirSink::on_close(std::size_t index) {
   try {
-    out_->finish();
+    out_->finish();  // the data is on the device; fsync waits until commit
     out_.reset();
-    file_.sync();
     file_.close();
   } catch (...) {
     rethrow(files_[index].file);
@@ -69,6 +68,16 @@ void DirSink::on_close(std::size_t index) {
 }
 
 void DirSink::on_commit() {
+  // One fsync per file, all at the end: the file system can commit their metadata together
+  // (ext4: the first fsync commits every file's, the others find nothing left to do), where an
+  // fsync after each file cost a journal commit each (about 1 s for 200 files, issue #6).
+  for (const auto& f : files_) {
+    try {
+      File::open_read(pending_->temp() / f.file).sync();
+    } catch (...) {
+      rethrow(f.file);
+    }
+  }
   const std::string text = make_manifest(plan(), format_, files_, note());
   try {
     File f = File::create(pending_->temp() / "manifest.json");

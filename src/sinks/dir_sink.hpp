@@ -1,6 +1,6 @@
 // A directory output: one file per tensor, "weight_{i}<ext>" with i the plan index, plus
 // manifest.json. Files are created one at a time (so thousands of tensors never need thousands
-// of descriptors), each fsynced when complete; the directory appears at its path in commit().
+// of descriptors); every file is fsynced in commit(), before the directory appears at its path.
 #pragma once
 
 #include <filesystem>
