@@ -8,6 +8,7 @@
 // holding an Inf or NaN takes the bit path. That makes f16/bf16/f32 -> f64 run at several
 // G elements/s (bench/widen_bench.cpp) instead of about 0.3.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define KERAS64_X86_SIMD 1
 #endif
@@ -70,8 +71,20 @@ void widen_f16_scalar(const unsigned char* p, std::size_t n, double* dst) {
 
 #ifdef KERAS64_X86_SIMD
 
+// CPUID directly: clang 14's __builtin_cpu_supports does not know "f16c". AVX2 also needs the
+// OS to save YMM state (OSXSAVE, and XCR0 bits 1-2).
 bool have_avx2_f16c() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  static const bool yes = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool f16c = c & (1u << 29), osxsave = c & (1u << 27), avx = c & (1u << 28);
+    if (!(f16c && osxsave && avx)) return false;
+    unsigned xlo, xhi;
+    __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 6u) != 6u) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 5)) != 0;  // AVX2
+  }();
   return yes;
 }
 
