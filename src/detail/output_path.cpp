@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "detail/error_path.hpp"
+#include "detail/file.hpp"
 #include "keras64/error.hpp"
 
 namespace fs = std::filesystem;
@@ -65,8 +67,11 @@ void PendingOutput::commit() {
     return;
   }
   int err = errno;
-  if (err != EEXIST && err != ENOTEMPTY) throw io_error(target_.string() + ": cannot rename output into place", err);
-  if (!force_) throw Error(Errc::invalid_argument, target_.string() + ": output exists (use --force to replace it)");
+  if (err != EEXIST && err != ENOTEMPTY)
+    throw io_error(target_.string() + ": cannot rename output into place", err);
+  if (!force_)
+    throw Error(Errc::invalid_argument,
+                target_.string() + ": output exists (use --force to replace it)");
   // Replace: a file over a file is one atomic rename. Anything involving a directory is moved
   // aside first, so that at every instant the target is either the old or the new output.
   std::error_code ec;
@@ -83,6 +88,16 @@ void PendingOutput::commit() {
   committed_ = true;
   fsync_dir(parent);
   fs::remove_all(temp_, ec);  // temp_ now names the old output
+}
+
+void PendingOutput::commit_file(File& file) {
+  try {
+    file.sync();
+    file.close();
+  } catch (const Error& e) {
+    throw replace_context(e, temp_.string(), target_.string());
+  }
+  commit();
 }
 
 }  // namespace keras64::detail

@@ -9,6 +9,8 @@
 
 namespace keras64::detail {
 
+class File;
+
 class PendingOutput {
  public:
   enum class Kind { file, directory };
@@ -28,6 +30,11 @@ class PendingOutput {
   /// Moves temp() to target(). Without `force`, fails if the target appeared meanwhile (another
   /// writer won); with it, an existing target is replaced only after the new output is in place.
   void commit();
+
+  /// The usual end of a single-file output: fsync and close `file` (which holds temp()), then
+  /// commit(). An io error (disk full shows up here on some file systems) names target(), since
+  /// users never see temp().
+  void commit_file(File& file);
 
  private:
   std::filesystem::path target_;

@@ -96,15 +96,15 @@ class H5FileSink final : public OrderedSink {
   void on_commit() override {
     writer_->close();
     writer_.reset();
+    // HDF5 wrote the file through its own handle: reopen it to learn its size and fsync it.
+    File f;
     try {
-      File f = File::open_read(pending_->temp());
+      f = File::open_read(pending_->temp());
       bytes_ = f.size();
-      f.sync();
-      f.close();
     } catch (const Error& e) {
       throw replace_context(e, pending_->temp().string(), target_.string());
     }
-    pending_->commit();
+    pending_->commit_file(f);
   }
 
   std::filesystem::path target_;

@@ -72,7 +72,10 @@ class KerasSink final : public OrderedSink {
                   plan().source.file +
                       ": --to keras needs the model's config.json: convert the "
                       ".keras file, or give --model ARCH.keras");
-    config_ = options_.keep_config ? config_text : rewrite_policies(config_text, "float64",
+    config_ =
+        options_.keep_config
+            ? config_text
+            : rewrite_policies(config_text, "float64",
                                (plan().source.kind == "keras3" ? plan().source.file + ":config.json"
                                                                : std::string("config.json")));
     if (plan().source.kind == "keras3") input_archive_ = plan().source.file;
@@ -132,13 +135,7 @@ class KerasSink final : public OrderedSink {
     }
     zip.finish();
     bytes_ = zip.bytes_written();
-    try {
-      out.sync();
-      out.close();
-    } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
-    }
-    pending_->commit();
+    pending_->commit_file(out);
   }
 
   void put_weights(ZipWriter& zip) {

@@ -59,13 +59,7 @@ class NpzSink final : public OrderedSink {
   void on_commit() override {
     zip_->finish();
     bytes_ = zip_->bytes_written();
-    try {
-      file_.sync();
-      file_.close();
-    } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
-    }
-    pending_->commit();
+    pending_->commit_file(file_);
   }
 
   std::filesystem::path target_;

@@ -100,12 +100,10 @@ class SafetensorsSink final : public OrderedSink {
   void on_commit() override {
     try {
       out_->finish();
-      file_.sync();
-      file_.close();
     } catch (const Error& e) {
       throw replace_context(e, pending_->temp().string(), target_.string());
     }
-    pending_->commit();
+    pending_->commit_file(file_);
   }
 
   std::filesystem::path target_;
