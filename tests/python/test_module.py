@@ -162,11 +162,8 @@ def test_python_lists_and_scalars(tmp_path):
 
 
 def readable(form, out):
-    """keras64.load(out), or a skip when this build of the library cannot read `form` yet."""
-    try:
-        return keras64.load(out)
-    except NotImplementedError as e:
-        pytest.skip(f"the C++ library does not read {form} outputs yet: {e}")
+    """keras64.load(out): every array format keras64 writes, it reads back."""
+    return keras64.load(out)
 
 
 @pytest.mark.parametrize("form", ARRAY_FORMATS)
@@ -393,8 +390,6 @@ def test_gil_released_during_save(tmp_path):
 
 # ---- load_into ---------------------------------------------------------------------------------
 
-needs_narrow = pytest.mark.skipif(not hasattr(keras64._keras64, "narrow"),
-                                  reason="the C++ narrowing API is not in this build")
 
 
 def original_weights(model):
@@ -411,7 +406,6 @@ def mixed_model(name="m"):
     return StandInModel(arrays, paths), arrays
 
 
-@needs_narrow
 @pytest.mark.parametrize("form", ARRAY_FORMATS)
 def test_load_into_round_trip_is_exact(tmp_path, form):
     model, arrays = mixed_model()
@@ -419,16 +413,12 @@ def test_load_into_round_trip_is_exact(tmp_path, form):
     keras64.save(model, out, form)
     for v in model.weights:
         v.value = np.zeros_like(v.value)
-    try:
-        r = keras64.load_into(model, out)
-    except NotImplementedError as e:
-        pytest.skip(f"the C++ library does not read {form} outputs yet: {e}")
+    r = keras64.load_into(model, out)
     assert r["exact"] and r["account"]["changed"] == 0
     for g, a in zip(model.get_weights(), arrays):
         assert_bit_equal(g, a, form)
 
 
-@needs_narrow
 @pytest.mark.parametrize("model", [m for m in MODELS if m not in ("bfloat16",)])
 def test_load_into_from_golden_keras_files(model):
     arrays = original_weights(model)
@@ -439,7 +429,6 @@ def test_load_into_from_golden_keras_files(model):
         assert_bit_equal(g, a, f"{model} #{i}")
 
 
-@needs_narrow
 def test_load_into_refuses_mismatches_and_changes_nothing(tmp_path):
     model, arrays = mixed_model()
     keras64.save(model, tmp_path / "w", "npy")
@@ -462,7 +451,6 @@ def test_load_into_refuses_mismatches_and_changes_nothing(tmp_path):
         keras64.load_into(renamed, tmp_path / "w")
 
 
-@needs_narrow
 def test_load_into_matches_by_name(tmp_path):
     a, b = values("float32", (2, 3), seed=5), values("float32", (3, 2), seed=6)
     keras64.save(StandInModel([a, b], ["x/a", "x/b"]), tmp_path / "w", "npy")
@@ -472,7 +460,6 @@ def test_load_into_matches_by_name(tmp_path):
     assert_bit_equal(swapped.get_weights()[1], a, "a")
 
 
-@needs_narrow
 def test_load_into_rounding_account(tmp_path):
     rng = np.random.default_rng(7)
     f64 = rng.standard_normal(1000) * 10.0**rng.integers(-3, 3, 1000)
@@ -499,11 +486,8 @@ def test_load_into_rounding_account(tmp_path):
 
 # ---- diff --------------------------------------------------------------------------------------
 
-needs_diff = pytest.mark.skipif(not hasattr(keras64._keras64, "diff"),
-                                reason="the C++ diff API is not in this build")
 
 
-@needs_diff
 def test_diff_of_a_conversion_is_equal_and_finds_changes(tmp_path):
     src = GOLDEN / "mlp" / "model.keras"
     keras64.convert(src, tmp_path / "w.npz", "npz")
