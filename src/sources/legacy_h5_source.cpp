@@ -114,10 +114,37 @@ class LegacyH5Source final : public Source {
                     label_ + ":/" + base_ + ": layer_names lists '" + layers[i] + "' twice");
       add_layer(layers[i], layers[i], layer_cfg[i], Role::model);
     }
+    if (!model_label_.empty() && info_.order_exact) check_against_model(opts.model);
     if (opts.include_optimizer && tree_.has_group("optimizer_weights")) add_optimizer(root);
   }
 
  private:
+  // A weights-only file loaded against --model: Keras pairs the weights with the model's by
+  // position and requires equal shapes, so a file that does not fit is refused here, naming the
+  // first weight that differs, rather than converted into something that will not load.
+  // An architecture file without weights (a bare config in a zip) gives no shapes to check.
+  void check_against_model(const fs::path& model) {
+    std::unique_ptr<Source> ref;
+    try {
+      ref = open_source(model);
+    } catch (const Error&) {
+      return;  // its config was read already; whatever else is wrong with it is not ours to say
+    }
+    std::vector<const TensorInfo*> want;
+    for (const auto& t : ref->tensors())
+      if (t.role == Role::model) want.push_back(&t);
+    if (want.size() != tensors_.size())
+      throw Error(Errc::mismatch, label_ + ": " + std::to_string(tensors_.size()) +
+                                      " weights in file, " + std::to_string(want.size()) + " in " +
+                                      model_label_);
+    for (std::size_t i = 0; i < want.size(); ++i)
+      if (tensors_[i].shape != want[i]->shape)
+        throw Error(Errc::mismatch, tensors_[i].where() +
+                                        ": shape mismatch: " + shape_string(tensors_[i].shape) +
+                                        " in file, " + shape_string(want[i]->shape) + " in " +
+                                        model_label_ + " (" + want[i]->name + ")");
+  }
+
   // Keras 2 splits attributes over 64512 bytes into name0, name1, ...
   // (save_attributes_to_hdf5_group).
   static bool has_names(hid_t obj, const std::string& name) {

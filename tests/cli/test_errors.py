@@ -137,3 +137,19 @@ def test_no_temporary_files_left_in_tmpdir(tmp_path):
     finally:
         del os.environ["TMPDIR"]
     assert list(env_tmp.iterdir()) == []
+
+
+def test_legacy_weights_checked_against_model(tmp_path):
+    """A legacy weights-only .h5 that does not fit --model is refused, naming the weight."""
+    import h5py
+    f = tmp_path / "w.h5"
+    shutil.copy(GOLDEN / "mlp" / "model_legacy_weights.h5", f)
+    with h5py.File(f, "a") as h:
+        k = h["dense/mlp/dense/kernel"][...]
+        del h["dense/mlp/dense/kernel"]
+        h["dense/mlp/dense/kernel"] = k.T
+    p = run("convert", f, "--model", MLP, "-o", tmp_path / "o.npz", "--to", "npz", check=False)
+    assert p.returncode == 6
+    assert p.stderr == (f"keras64: error: {f}:/dense/mlp/dense/kernel: shape mismatch: (10, 5) in file, "
+                        f"(5, 10) in {MLP} (layers/dense/vars/0)\n")
+    assert not (tmp_path / "o.npz").exists()
