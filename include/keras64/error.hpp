@@ -4,7 +4,8 @@
 // of failure, which also picks the CLI exit status and the Python exception) and a message whose
 // context runs from the outside in:
 //
-//     model.keras:model.weights.h5:/layers/dense/vars/0: shape mismatch: (10, 5) in file, (5, 10) ...
+//     model.keras:model.weights.h5:/layers/dense/vars/0: shape mismatch: (10, 5) in file, (5, 10)
+//     ...
 //
 // Context is added at layer boundaries by catching an Error and rethrowing it with a longer prefix
 // (Error::with_context), never by nested exception chains.
@@ -18,9 +19,9 @@ namespace keras64 {
 
 /// Canonical failure codes (after abseil's). The numeric values are stable.
 enum class Errc : int {
-  io = 1,                ///< open, read, write, rename, disk full: the OS said no (see sys_errno())
-  corrupt = 2,           ///< the input breaks its format (truncated zip, bad header, missing dataset)
-  unsupported = 3,       ///< valid input that keras64 does not handle (quantized policy, odd dtype)
+  io = 1,           ///< open, read, write, rename, disk full: the OS said no (see sys_errno())
+  corrupt = 2,      ///< the input breaks its format (truncated zip, bad header, missing dataset)
+  unsupported = 3,  ///< valid input that keras64 does not handle (quantized policy, odd dtype)
   invalid_argument = 4,  ///< bad options or arguments, an output that exists without --force
   mismatch = 5,          ///< two valid inputs disagree (shape/count/name mismatch when loading)
   interrupted = 6,       ///< the caller cancelled (Ctrl-C); outputs were removed

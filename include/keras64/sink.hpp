@@ -23,8 +23,8 @@ namespace keras64 {
 
 /// One tensor as it will be written.
 struct PlannedTensor {
-  TensorInfo source;      ///< the tensor as the source has it (name, stored dtype, shape, where)
-  DType dtype;            ///< dtype written: float64 for floats, the stored dtype for kept integers
+  TensorInfo source;  ///< the tensor as the source has it (name, stored dtype, shape, where)
+  DType dtype;        ///< dtype written: float64 for floats, the stored dtype for kept integers
   std::uint64_t nbytes() const { return source.elements() * info(dtype).size; }
 };
 
@@ -41,7 +41,7 @@ struct SinkOptions {
   bool force = false;    ///< replace an existing output (atomically, after the new one is complete)
   int level = -1;        ///< compression level for compressing formats; -1: the format's default
   unsigned threads = 0;  ///< worker threads for compression; 0: one per core
-  bool compress = false; ///< HDF5 outputs: chunked datasets with shuffle + deflate
+  bool compress = false;  ///< HDF5 outputs: chunked datasets with shuffle + deflate
   /// Model outputs (keras, legacy-h5): keep the input's dtype policies as they are instead of
   /// rewriting them to float64 - for writing a model's own dtypes back (load --dtype model).
   bool keep_config = false;

@@ -20,11 +20,11 @@ namespace keras64 {
 
 /// What kind of file a source was opened from. Stable strings, used in manifests and --json.
 struct SourceInfo {
-  std::string file;            ///< the path given by the user
-  std::string kind;            ///< "keras3", "keras3-weights", "keras3-sharded", "legacy-h5",
-                               ///< "legacy-weights-h5", "npy-dir", "npz", "memmap-dir", "safetensors"
-  std::string keras_version;   ///< as recorded in the file, or empty
-  std::string model_name;      ///< the model's name when known, or empty
+  std::string file;  ///< the path given by the user
+  std::string kind;  ///< "keras3", "keras3-weights", "keras3-sharded", "legacy-h5",
+                     ///< "legacy-weights-h5", "npy-dir", "npz", "memmap-dir", "safetensors"
+  std::string keras_version;  ///< as recorded in the file, or empty
+  std::string model_name;     ///< the model's name when known, or empty
   /// True when the order of tensors() is known to be model.get_weights() order (the architecture
   /// was available and every layer class is understood). False means file order is used; `note`
   /// then says why, and front ends must show it.
@@ -98,6 +98,7 @@ class Source {
 /// Opens `path`, detecting its format from its bytes (zip, HDF5, npy/npz, safetensors, a
 /// directory with manifest.json, a sharded `.weights.json` index). Throws Error{io} if it cannot
 /// be read, Error{corrupt} if it is damaged, Error{unsupported} if it is no format keras64 reads.
-std::unique_ptr<Source> open_source(const std::filesystem::path& path, const OpenOptions& opts = {});
+std::unique_ptr<Source> open_source(const std::filesystem::path& path,
+                                    const OpenOptions& opts = {});
 
 }  // namespace keras64

@@ -14,7 +14,19 @@ namespace keras64 {
 
 /// Element types found in Keras weight files. Names follow numpy (`float32`, `int64`, `bool`).
 enum class DType : std::uint8_t {
-  f16, bf16, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64, boolean
+  f16,
+  bf16,
+  f32,
+  f64,
+  i8,
+  i16,
+  i32,
+  i64,
+  u8,
+  u16,
+  u32,
+  u64,
+  boolean
 };
 
 struct DTypeInfo {

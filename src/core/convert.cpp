@@ -50,8 +50,7 @@ ConvertReport convert(Source& source, Sink& sink, const ConvertOptions& options)
   return convert(source, sink, make_plan(source, options.cast), options);
 }
 
-ConvertReport convert(Source& source, Sink& sink, const Plan& plan,
-                      const ConvertOptions& options) {
+ConvertReport convert(Source& source, Sink& sink, const Plan& plan, const ConvertOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (plan.tensors.size() != source.tensors().size())
     throw Error(Errc::internal, "convert: plan has " + std::to_string(plan.tensors.size()) +
@@ -61,7 +60,8 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan,
     const TensorInfo& s = source.tensors()[i];
     const TensorInfo& p = plan.tensors[i].source;
     if (s.dtype != p.dtype || s.elements() != p.elements())
-      throw Error(Errc::internal, "convert: plan " + tensor_label(i, p) + " does not match the source");
+      throw Error(Errc::internal,
+                  "convert: plan " + tensor_label(i, p) + " does not match the source");
   }
   ConvertReport report;
   Progress progress;
@@ -88,7 +88,8 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan,
     for (std::uint64_t first = 0; first < n;) {
       if (options.cancel && options.cancel->load(std::memory_order_relaxed))
         throw Error(Errc::interrupted, "interrupted");
-      const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_elems, n - first));
+      const std::size_t count =
+          static_cast<std::size_t>(std::min<std::uint64_t>(chunk_elems, n - first));
       source.read(i, first, count, in.data());
       if (narrow && can_narrow_to(pt.dtype)) {
         // float64 in `out`, rounded into `in` (free again, and at least as large).
@@ -97,12 +98,11 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan,
         narrow_from_f64(out.data(), count, pt.dtype, in.data(), account);
         if (account.overflows != before && options.on_overflow == OnOverflow::error) {
           const std::size_t k = first_overflow(out.data(), count, pt.dtype);
-          throw Error(Errc::mismatch,
-                      tensor_label(i, t) + ": value " + number(out[k]) + " at element " +
-                          std::to_string(first + k) + " overflows " +
-                          std::string(info(pt.dtype).name) + " (" +
-                          std::to_string(account.overflows) +
-                          " so far in this tensor); allow with on-overflow inf");
+          throw Error(Errc::mismatch, tensor_label(i, t) + ": value " + number(out[k]) +
+                                          " at element " + std::to_string(first + k) +
+                                          " overflows " + std::string(info(pt.dtype).name) + " (" +
+                                          std::to_string(account.overflows) +
+                                          " so far in this tensor); allow with on-overflow inf");
         }
         sink.write(i, in.data(), count * info(pt.dtype).size);
       } else if (narrow) {

@@ -6,26 +6,40 @@ namespace keras64 {
 
 std::string_view errc_name(Errc code) noexcept {
   switch (code) {
-    case Errc::io: return "io";
-    case Errc::corrupt: return "corrupt";
-    case Errc::unsupported: return "unsupported";
-    case Errc::invalid_argument: return "invalid_argument";
-    case Errc::mismatch: return "mismatch";
-    case Errc::interrupted: return "interrupted";
-    case Errc::internal: return "internal";
+    case Errc::io:
+      return "io";
+    case Errc::corrupt:
+      return "corrupt";
+    case Errc::unsupported:
+      return "unsupported";
+    case Errc::invalid_argument:
+      return "invalid_argument";
+    case Errc::mismatch:
+      return "mismatch";
+    case Errc::interrupted:
+      return "interrupted";
+    case Errc::internal:
+      return "internal";
   }
   return "internal";
 }
 
 int exit_code(Errc code) noexcept {
   switch (code) {
-    case Errc::invalid_argument: return 2;
-    case Errc::io: return 3;
-    case Errc::corrupt: return 4;
-    case Errc::unsupported: return 5;
-    case Errc::mismatch: return 6;
-    case Errc::interrupted: return 130;  // what a shell reports for SIGINT
-    case Errc::internal: return 70;      // EX_SOFTWARE
+    case Errc::invalid_argument:
+      return 2;
+    case Errc::io:
+      return 3;
+    case Errc::corrupt:
+      return 4;
+    case Errc::unsupported:
+      return 5;
+    case Errc::mismatch:
+      return 6;
+    case Errc::interrupted:
+      return 130;  // what a shell reports for SIGINT
+    case Errc::internal:
+      return 70;  // EX_SOFTWARE
   }
   return 70;
 }

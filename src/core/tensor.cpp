@@ -27,7 +27,9 @@ constexpr std::array<DTypeInfo, 13> kTable = {{
 
 }  // namespace
 
-const DTypeInfo& info(DType t) noexcept { return kTable[static_cast<std::size_t>(t)]; }
+const DTypeInfo& info(DType t) noexcept {
+  return kTable[static_cast<std::size_t>(t)];
+}
 
 std::optional<DType> parse_dtype(std::string_view name) noexcept {
   for (std::size_t i = 0; i < kTable.size(); ++i)
@@ -42,8 +44,12 @@ std::uint64_t element_count(const Shape& shape) {
   std::uint64_t n = 1;
   bool zero = false;
   for (auto d : shape) {
-    if (d == 0) { zero = true; continue; }
-    if (d > kMax || n > kMax / d) throw Error(Errc::corrupt, "shape " + shape_string(shape) + " is too large");
+    if (d == 0) {
+      zero = true;
+      continue;
+    }
+    if (d > kMax || n > kMax / d)
+      throw Error(Errc::corrupt, "shape " + shape_string(shape) + " is too large");
     n *= d;
   }
   return zero ? 0 : n;
@@ -59,7 +65,9 @@ std::string shape_string(const Shape& shape) {
   return s + ")";
 }
 
-std::string_view role_name(Role r) noexcept { return r == Role::model ? "model" : "optimizer"; }
+std::string_view role_name(Role r) noexcept {
+  return r == Role::model ? "model" : "optimizer";
+}
 
 std::string TensorInfo::where() const {
   if (dataset.empty()) return file;

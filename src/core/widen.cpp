@@ -173,14 +173,22 @@ void widen_to_f64(DType from, const void* src, std::size_t n, double* dst) noexc
       if (have_avx2_f16c()) return widen_f16_avx2(p, n, dst);
 #endif
       return widen_f16_scalar(p, n, dst);
-    case DType::i8: return widen_int<std::int8_t>(src, n, dst);
-    case DType::i16: return widen_int<std::int16_t>(src, n, dst);
-    case DType::i32: return widen_int<std::int32_t>(src, n, dst);
-    case DType::i64: return widen_int<std::int64_t>(src, n, dst);
-    case DType::u8: return widen_int<std::uint8_t>(src, n, dst);
-    case DType::u16: return widen_int<std::uint16_t>(src, n, dst);
-    case DType::u32: return widen_int<std::uint32_t>(src, n, dst);
-    case DType::u64: return widen_int<std::uint64_t>(src, n, dst);
+    case DType::i8:
+      return widen_int<std::int8_t>(src, n, dst);
+    case DType::i16:
+      return widen_int<std::int16_t>(src, n, dst);
+    case DType::i32:
+      return widen_int<std::int32_t>(src, n, dst);
+    case DType::i64:
+      return widen_int<std::int64_t>(src, n, dst);
+    case DType::u8:
+      return widen_int<std::uint8_t>(src, n, dst);
+    case DType::u16:
+      return widen_int<std::uint16_t>(src, n, dst);
+    case DType::u32:
+      return widen_int<std::uint32_t>(src, n, dst);
+    case DType::u64:
+      return widen_int<std::uint64_t>(src, n, dst);
     case DType::boolean:
       for (std::size_t i = 0; i < n; ++i) dst[i] = p[i] ? 1.0 : 0.0;
       return;

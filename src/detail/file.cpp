@@ -30,7 +30,8 @@ File File::open_read(const std::filesystem::path& p) {
   f.fd_ = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (f.fd_ < 0) throw io_error(f.path_ + ": cannot open", errno);
   struct stat st {};
-  if (::fstat(f.fd_, &st) == 0 && S_ISDIR(st.st_mode)) throw io_error(f.path_ + ": cannot read", EISDIR);
+  if (::fstat(f.fd_, &st) == 0 && S_ISDIR(st.st_mode))
+    throw io_error(f.path_ + ": cannot read", EISDIR);
   return f;
 }
 

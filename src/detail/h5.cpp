@@ -1,11 +1,11 @@
 #include "detail/h5.hpp"
 
-#include "detail/file.hpp"
-#include "detail/h5_superblock.hpp"
-
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+
+#include "detail/file.hpp"
+#include "detail/h5_superblock.hpp"
 
 namespace keras64::detail::h5 {
 
@@ -73,7 +73,8 @@ Id open_file(const std::string& path) {
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (f < 0) {
     std::string detail = last_error();
-    throw Error(Errc::corrupt, "not a readable HDF5 file" + (detail.empty() ? "" : " (" + detail + ")"));
+    throw Error(Errc::corrupt,
+                "not a readable HDF5 file" + (detail.empty() ? "" : " (" + detail + ")"));
   }
   return Id(f);
 }
@@ -94,7 +95,10 @@ bool exists(hid_t loc, const std::string& path) {
     std::string prefix = path.substr(0, slash);
     if (!prefix.empty() && prefix != "/") {
       htri_t r = H5Lexists(loc, prefix.c_str(), H5P_DEFAULT);
-      if (r <= 0) { H5Eclear2(H5E_DEFAULT); return false; }
+      if (r <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return false;
+      }
     }
     if (slash == std::string::npos) return true;
     pos = slash;
@@ -138,7 +142,8 @@ bool has_attr(hid_t obj, const std::string& name) {
 namespace {
 
 // Reads a string-typed attribute with `n` elements into strings.
-std::vector<std::string> read_strings(hid_t attr, hid_t type, std::size_t n, const std::string& name) {
+std::vector<std::string> read_strings(hid_t attr, hid_t type, std::size_t n,
+                                      const std::string& name) {
   std::vector<std::string> out;
   if (H5Tis_variable_str(type) > 0) {
     std::vector<char*> ptrs(n, nullptr);
@@ -204,20 +209,33 @@ DatasetInfo dataset_info(hid_t dset) {
   };
   switch (cls) {
     case H5T_FLOAT:
-      if (size == 2) info.dtype = DType::f16;
-      else if (size == 4) info.dtype = DType::f32;
-      else if (size == 8) info.dtype = DType::f64;
-      else throw unsupported(std::to_string(size * 8) + "-bit float");
+      if (size == 2)
+        info.dtype = DType::f16;
+      else if (size == 4)
+        info.dtype = DType::f32;
+      else if (size == 8)
+        info.dtype = DType::f64;
+      else
+        throw unsupported(std::to_string(size * 8) + "-bit float");
       info.big_endian = H5Tget_order(type.get()) == H5T_ORDER_BE;
       break;
     case H5T_INTEGER: {
       const bool is_signed = H5Tget_sign(type.get()) == H5T_SGN_2;
       switch (size) {
-        case 1: info.dtype = is_signed ? DType::i8 : DType::u8; break;
-        case 2: info.dtype = is_signed ? DType::i16 : DType::u16; break;
-        case 4: info.dtype = is_signed ? DType::i32 : DType::u32; break;
-        case 8: info.dtype = is_signed ? DType::i64 : DType::u64; break;
-        default: throw unsupported(std::to_string(size * 8) + "-bit integer");
+        case 1:
+          info.dtype = is_signed ? DType::i8 : DType::u8;
+          break;
+        case 2:
+          info.dtype = is_signed ? DType::i16 : DType::u16;
+          break;
+        case 4:
+          info.dtype = is_signed ? DType::i32 : DType::u32;
+          break;
+        case 8:
+          info.dtype = is_signed ? DType::i64 : DType::u64;
+          break;
+        default:
+          throw unsupported(std::to_string(size * 8) + "-bit integer");
       }
       info.big_endian = H5Tget_order(type.get()) == H5T_ORDER_BE;
       break;
@@ -232,7 +250,8 @@ DatasetInfo dataset_info(hid_t dset) {
       // files omit the attribute, but no other 2-byte opaque type is written by Keras.
       auto tag = read_string_attr(dset, "dtype");
       if (size != 2 || (tag && *tag != "bfloat16"))
-        throw unsupported("opaque " + std::to_string(size) + "-byte type" + (tag ? " '" + *tag + "'" : ""));
+        throw unsupported("opaque " + std::to_string(size) + "-byte type" +
+                          (tag ? " '" + *tag + "'" : ""));
       info.dtype = DType::bf16;
       break;
     }
@@ -251,8 +270,10 @@ DatasetInfo dataset_info(hid_t dset) {
   if (H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl.get()) == 0 &&
       !info.big_endian) {
     haddr_t off = H5Dget_offset(dset);
-    if (off != HADDR_UNDEF) info.raw_offset = off;
-    else H5Eclear2(H5E_DEFAULT);
+    if (off != HADDR_UNDEF)
+      info.raw_offset = off;
+    else
+      H5Eclear2(H5E_DEFAULT);
   }
   return info;
 }
@@ -299,7 +320,8 @@ void read_elements(hid_t dset, const DatasetInfo& info, std::uint64_t first, std
   select_flat_range(fspace.get(), info.shape, first, count);
   const hsize_t n = count;
   Id mspace(check(H5Screate_simple(1, &n, nullptr), "H5Screate_simple", Errc::internal));
-  check(H5Dread(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, dst), "cannot read data");
+  check(H5Dread(dset, mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, dst),
+        "cannot read data");
 }
 
 }  // namespace keras64::detail::h5

@@ -29,7 +29,11 @@ class Id {
   ~Id() { reset(); }
   Id(Id&& o) noexcept : id_(o.id_) { o.id_ = H5I_INVALID_HID; }
   Id& operator=(Id&& o) noexcept {
-    if (this != &o) { reset(); id_ = o.id_; o.id_ = H5I_INVALID_HID; }
+    if (this != &o) {
+      reset();
+      id_ = o.id_;
+      o.id_ = H5I_INVALID_HID;
+    }
     return *this;
   }
   Id(const Id&) = delete;
@@ -51,10 +55,10 @@ hid_t check(hid_t status, const std::string& what, Errc code = Errc::corrupt);
 /// are probed, as keras64 never writes user blocks).
 bool has_signature(const std::string& path);
 
-Id open_file(const std::string& path);                        ///< read-only
+Id open_file(const std::string& path);  ///< read-only
 Id open_group(hid_t loc, const std::string& path);
 Id open_dataset(hid_t loc, const std::string& path);
-bool exists(hid_t loc, const std::string& path);              ///< link exists (each component)
+bool exists(hid_t loc, const std::string& path);  ///< link exists (each component)
 
 enum class ObjKind { group, dataset, other };
 struct Child {

@@ -33,7 +33,8 @@ void check_superblock(const File& file, std::uint64_t offset, std::uint64_t size
   std::uint64_t at = 0;
   bool found = false;
   for (std::uint64_t probe = 0; probe + 8 <= size; probe = probe ? probe * 2 : 512) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof sb, size - probe));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(sizeof sb, size - probe));
     if (file.pread_some(sb, n, offset + probe) < 8) break;
     if (std::memcmp(sb, kSignature, 8) == 0) {
       at = probe;
@@ -54,13 +55,15 @@ void check_superblock(const File& file, std::uint64_t offset, std::uint64_t size
     pos = 12;
   } else {
     throw Error(Errc::unsupported, (label.empty() ? "" : label + ": ") +
-                                       "unsupported HDF5 superblock version " + std::to_string(version));
+                                       "unsupported HDF5 superblock version " +
+                                       std::to_string(version));
   }
   const unsigned sl = version <= 1 ? sb[14] : sb[10];
   if ((so != 2 && so != 4 && so != 8) || (sl != 2 && sl != 4 && sl != 8))
     throw corrupt("damaged HDF5 superblock (sizes of offsets/lengths " + std::to_string(so) + "/" +
                   std::to_string(sl) + ")");
-  if (pos + 3 * so > sizeof sb || at + pos + 3 * so > size) throw corrupt("truncated HDF5 superblock");
+  if (pos + 3 * so > sizeof sb || at + pos + 3 * so > size)
+    throw corrupt("truncated HDF5 superblock");
   const std::uint64_t undefined = so == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * so)) - 1;
   const std::uint64_t base = read_le(sb + pos, so);
   const std::uint64_t eof = read_le(sb + pos + 2 * so, so);

@@ -16,8 +16,8 @@
 namespace keras64::detail::h5 {
 
 /// Checks the superblock of the HDF5 file occupying bytes [offset, offset + size) of `file`.
-/// Throws Error{corrupt} "<label>: ..." (no prefix for an empty label) when the file is not HDF5 or is shorter than its
-/// superblock says ("truncated: ...").
+/// Throws Error{corrupt} "<label>: ..." (no prefix for an empty label) when the file is not HDF5 or
+/// is shorter than its superblock says ("truncated: ...").
 void check_superblock(const File& file, std::uint64_t offset, std::uint64_t size,
                       const std::string& label);
 

@@ -17,11 +17,16 @@ constexpr std::uint32_t kEnd64Sig = 0x06064b50;
 constexpr std::uint32_t kEnd64LocSig = 0x07064b50;
 constexpr std::size_t kMaxEntries = 1000000;
 
-std::uint16_t u16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
-std::uint32_t u32(const unsigned char* p) {
-  return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24);
+std::uint16_t u16(const unsigned char* p) {
+  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
 }
-std::uint64_t u64(const unsigned char* p) { return u32(p) | (std::uint64_t{u32(p + 4)} << 32); }
+std::uint32_t u32(const unsigned char* p) {
+  return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) |
+         (std::uint32_t{p[3]} << 24);
+}
+std::uint64_t u64(const unsigned char* p) {
+  return u32(p) | (std::uint64_t{u32(p + 4)} << 32);
+}
 
 bool safe_name(const std::string& n) {
   if (n.empty() || n[0] == '/' || n[0] == '\\' || n.find('\0') != std::string::npos) return false;
@@ -57,15 +62,21 @@ ZipReader::ZipReader(const std::filesystem::path& path) : path_(path.string()) {
 }
 
 void ZipReader::parse() {
-  auto corrupt = [&](const std::string& why) { return Error(Errc::corrupt, path_ + ": not a valid zip archive: " + why); };
-  if (file_size_ < 22) throw corrupt("file is too short (" + std::to_string(file_size_) + " bytes)");
+  auto corrupt = [&](const std::string& why) {
+    return Error(Errc::corrupt, path_ + ": not a valid zip archive: " + why);
+  };
+  if (file_size_ < 22)
+    throw corrupt("file is too short (" + std::to_string(file_size_) + " bytes)");
   // The end record is in the last 22 + 65535 bytes (its comment is at most 65535 bytes long).
   const std::uint64_t tail_len = std::min<std::uint64_t>(file_size_, 22 + 65535);
   std::vector<unsigned char> tail(tail_len);
   file_.pread_all(tail.data(), tail.size(), file_size_ - tail_len);
   std::optional<std::size_t> eocd;
   for (std::size_t i = tail.size() - 22 + 1; i-- > 0;) {
-    if (u32(&tail[i]) == kEndSig && i + 22 + u16(&tail[i + 20]) <= tail.size()) { eocd = i; break; }
+    if (u32(&tail[i]) == kEndSig && i + 22 + u16(&tail[i + 20]) <= tail.size()) {
+      eocd = i;
+      break;
+    }
   }
   if (!eocd) throw corrupt("end of central directory not found (truncated?)");
   const unsigned char* e = &tail[*eocd];
@@ -97,7 +108,8 @@ void ZipReader::parse() {
   std::size_t p = 0;
   entries_.reserve(count);
   for (std::uint64_t i = 0; i < count; ++i) {
-    if (p + 46 > cd.size() || u32(&cd[p]) != kCentralSig) throw corrupt("bad central directory entry " + std::to_string(i));
+    if (p + 46 > cd.size() || u32(&cd[p]) != kCentralSig)
+      throw corrupt("bad central directory entry " + std::to_string(i));
     const unsigned char* h = &cd[p];
     ZipEntry z;
     const std::uint16_t flags = u16(h + 8);
@@ -107,7 +119,8 @@ void ZipReader::parse() {
     z.size = u32(h + 24);
     const std::size_t name_len = u16(h + 28), extra_len = u16(h + 30), comment_len = u16(h + 32);
     z.local_header_offset = u32(h + 42);
-    if (p + 46 + name_len + extra_len + comment_len > cd.size()) throw corrupt("central directory entry overruns");
+    if (p + 46 + name_len + extra_len + comment_len > cd.size())
+      throw corrupt("central directory entry overruns");
     z.name.assign(reinterpret_cast<const char*>(h + 46), name_len);
     // ZIP64 extended information: only the fields that were 0xFFFFFFFF, in this order.
     const unsigned char* x = h + 46 + name_len;
@@ -127,13 +140,18 @@ void ZipReader::parse() {
       }
       q += 4 + len;
     }
-    if (flags & 0x1) throw Error(Errc::unsupported, path_ + ":" + z.name + ": encrypted zip members are not supported");
+    if (flags & 0x1)
+      throw Error(Errc::unsupported,
+                  path_ + ":" + z.name + ": encrypted zip members are not supported");
     if (z.method != 0 && z.method != 8)
-      throw Error(Errc::unsupported, path_ + ":" + z.name + ": unsupported compression method " + std::to_string(z.method));
+      throw Error(Errc::unsupported, path_ + ":" + z.name + ": unsupported compression method " +
+                                         std::to_string(z.method));
     if (!safe_name(z.name)) throw corrupt("unsafe member name '" + z.name + "'");
-    if (z.method == 0 && z.size != z.compressed_size) throw corrupt(z.name + ": stored member with differing sizes");
+    if (z.method == 0 && z.size != z.compressed_size)
+      throw corrupt(z.name + ": stored member with differing sizes");
     // Local header: its name and extra lengths may differ from the central copy.
-    if (z.local_header_offset > file_size_ - 30) throw corrupt(z.name + ": local header out of range");
+    if (z.local_header_offset > file_size_ - 30)
+      throw corrupt(z.name + ": local header out of range");
     unsigned char lh[30];
     file_.pread_all(lh, 30, z.local_header_offset);
     if (u32(lh) != kLocalSig) throw corrupt(z.name + ": local header signature mismatch");
@@ -151,15 +169,18 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
   return nullptr;
 }
 
-void ZipReader::read(const ZipEntry& e, const std::function<void(const void*, std::size_t)>& out) const {
+void ZipReader::read(const ZipEntry& e,
+                     const std::function<void(const void*, std::size_t)>& out) const {
   const std::string where = path_ + ":" + e.name;
   constexpr std::size_t kBuf = 1 << 20;
-  std::vector<unsigned char> in(std::min<std::uint64_t>(kBuf, std::max<std::uint64_t>(e.compressed_size, 1)));
+  std::vector<unsigned char> in(
+      std::min<std::uint64_t>(kBuf, std::max<std::uint64_t>(e.compressed_size, 1)));
   uLong crc = crc32(0, nullptr, 0);
   std::uint64_t produced = 0;
   if (e.method == 0) {
     for (std::uint64_t off = 0; off < e.size;) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), e.size - off));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), e.size - off));
       file_.pread_all(in.data(), n, e.data_offset + off);
       crc = crc32(crc, in.data(), static_cast<uInt>(n));
       out(in.data(), n);
@@ -168,15 +189,21 @@ void ZipReader::read(const ZipEntry& e, const std::function<void(const void*, st
     produced = e.size;
   } else {
     z_stream zs{};
-    if (inflateInit2(&zs, -15) != Z_OK) throw Error(Errc::internal, where + ": inflateInit2 failed");
-    struct Guard { z_stream* z; ~Guard() { inflateEnd(z); } } guard{&zs};
+    if (inflateInit2(&zs, -15) != Z_OK)
+      throw Error(Errc::internal, where + ": inflateInit2 failed");
+    struct Guard {
+      z_stream* z;
+      ~Guard() { inflateEnd(z); }
+    } guard{&zs};
     std::vector<unsigned char> buf(kBuf);
     std::uint64_t consumed = 0;
     int rc = Z_OK;
     while (rc != Z_STREAM_END) {
       if (zs.avail_in == 0) {
-        if (consumed >= e.compressed_size) throw Error(Errc::corrupt, where + ": compressed data ends early");
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), e.compressed_size - consumed));
+        if (consumed >= e.compressed_size)
+          throw Error(Errc::corrupt, where + ": compressed data ends early");
+        const std::size_t n = static_cast<std::size_t>(
+            std::min<std::uint64_t>(in.size(), e.compressed_size - consumed));
         file_.pread_all(in.data(), n, e.data_offset + consumed);
         consumed += n;
         zs.next_in = in.data();
@@ -185,22 +212,28 @@ void ZipReader::read(const ZipEntry& e, const std::function<void(const void*, st
       zs.next_out = buf.data();
       zs.avail_out = static_cast<uInt>(buf.size());
       rc = inflate(&zs, Z_NO_FLUSH);
-      if (rc != Z_OK && rc != Z_STREAM_END) throw Error(Errc::corrupt, where + ": invalid deflate data");
+      if (rc != Z_OK && rc != Z_STREAM_END)
+        throw Error(Errc::corrupt, where + ": invalid deflate data");
       const std::size_t got = buf.size() - zs.avail_out;
       produced += got;
       // A member may not inflate past its declared size: that is how zip bombs are stopped.
-      if (produced > e.size) throw Error(Errc::corrupt, where + ": inflates past its declared size of " + std::to_string(e.size) + " bytes");
+      if (produced > e.size)
+        throw Error(Errc::corrupt, where + ": inflates past its declared size of " +
+                                       std::to_string(e.size) + " bytes");
       crc = crc32(crc, buf.data(), static_cast<uInt>(got));
       if (got) out(buf.data(), got);
     }
   }
-  if (produced != e.size) throw Error(Errc::corrupt, where + ": size mismatch: " + std::to_string(produced) + " bytes, " + std::to_string(e.size) + " declared");
+  if (produced != e.size)
+    throw Error(Errc::corrupt, where + ": size mismatch: " + std::to_string(produced) + " bytes, " +
+                                   std::to_string(e.size) + " declared");
   if (crc != e.crc32) throw Error(Errc::corrupt, where + ": CRC-32 mismatch");
 }
 
 std::string ZipReader::read_all(const ZipEntry& e, std::uint64_t limit) const {
   if (e.size > limit)
-    throw Error(Errc::corrupt, path_ + ":" + e.name + ": member is too large (" + std::to_string(e.size) + " bytes)");
+    throw Error(Errc::corrupt, path_ + ":" + e.name + ": member is too large (" +
+                                   std::to_string(e.size) + " bytes)");
   std::string s;
   s.reserve(static_cast<std::size_t>(e.size));
   read(e, [&](const void* p, std::size_t n) { s.append(static_cast<const char*>(p), n); });

@@ -26,9 +26,9 @@ struct ZipEntry {
   std::uint16_t method = 0;  ///< 0 stored, 8 deflate
   std::uint32_t crc32 = 0;
   std::uint64_t compressed_size = 0;
-  std::uint64_t size = 0;               ///< uncompressed
+  std::uint64_t size = 0;  ///< uncompressed
   std::uint64_t local_header_offset = 0;
-  std::uint64_t data_offset = 0;        ///< start of the (compressed) data in the archive file
+  std::uint64_t data_offset = 0;  ///< start of the (compressed) data in the archive file
 };
 
 class ZipReader {

@@ -14,8 +14,12 @@ DirSink::DirSink(std::filesystem::path target, const SinkOptions& options, std::
   check_output_target(target_, force_);
 }
 
-std::string DirSink::header(std::size_t) const { return {}; }
-std::string DirSink::note() const { return {}; }
+std::string DirSink::header(std::size_t) const {
+  return {};
+}
+std::string DirSink::note() const {
+  return {};
+}
 
 // File names the temporary directory; the user knows the output by the path they gave.
 void DirSink::rethrow(const std::string& name) const {

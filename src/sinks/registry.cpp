@@ -28,7 +28,9 @@ constexpr std::array kFormats = {
 
 }  // namespace
 
-std::span<const SinkFormat> sink_table() { return kFormats; }
+std::span<const SinkFormat> sink_table() {
+  return kFormats;
+}
 
 }  // namespace detail
 

@@ -18,9 +18,15 @@ const std::map<std::string, std::vector<std::string>>& known_sublayers() {
       {"Bidirectional", {"forward_layer", "backward_layer"}},
       {"MultiHeadAttention", {"query_dense", "key_dense", "value_dense", "output_dense"}},
       {"GroupedQueryAttention", {"query_dense", "key_dense", "value_dense", "output_dense"}},
-      {"LSTM", {"cell"}}, {"GRU", {"cell"}}, {"SimpleRNN", {"cell"}}, {"RNN", {"cell"}},
-      {"ConvLSTM1D", {"cell"}}, {"ConvLSTM2D", {"cell"}}, {"ConvLSTM3D", {"cell"}},
-      {"TimeDistributed", {"layer"}}, {"Wrapper", {"layer"}},
+      {"LSTM", {"cell"}},
+      {"GRU", {"cell"}},
+      {"SimpleRNN", {"cell"}},
+      {"RNN", {"cell"}},
+      {"ConvLSTM1D", {"cell"}},
+      {"ConvLSTM2D", {"cell"}},
+      {"ConvLSTM3D", {"cell"}},
+      {"TimeDistributed", {"layer"}},
+      {"Wrapper", {"layer"}},
   };
   return table;
 }
@@ -140,12 +146,14 @@ class Walker {
       if (!done.count(g)) object(nullptr, path + "/" + g, layer.empty() ? g : layer + "/" + g);
   }
 
-  void layers(const json& list, const std::string& prefix, bool sequential, const std::string& parent) {
+  void layers(const json& list, const std::string& prefix, bool sequential,
+              const std::string& parent) {
     if (!list.is_array()) return;
     std::map<std::string, int> counters;
     for (const auto& l : list) {
       const std::string cls = class_of(&l);
-      if (cls.empty()) throw Error(Errc::corrupt, "config.json: layer without class_name under " + prefix);
+      if (cls.empty())
+        throw Error(Errc::corrupt, "config.json: layer without class_name under " + prefix);
       if (sequential && cls == "InputLayer") continue;
       const std::string snake = to_snake_case(cls);
       const int n = counters[snake]++;
@@ -166,7 +174,8 @@ class Walker {
 }  // namespace
 
 std::string to_snake_case(const std::string& in) {
-  // re.sub(r"\W+", "", name); re.sub("(.)([A-Z][a-z]+)", r"\1_\2"); re.sub("([a-z])([A-Z])", r"\1_\2"); lower()
+  // re.sub(r"\W+", "", name); re.sub("(.)([A-Z][a-z]+)", r"\1_\2"); re.sub("([a-z])([A-Z])",
+  // r"\1_\2"); lower()
   std::string s;
   for (char c : in)
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') s += c;
@@ -177,8 +186,7 @@ std::string to_snake_case(const std::string& in) {
     // (.)([A-Z][a-z]+): an upper followed by a lower, after any character. The regex skips a
     // match that would overlap the previous one, but that case ends in [a-z] and is then split
     // by the second rule anyway, so the result is the same.
-    if (i > 0 && upper(s[i]) && i + 1 < s.size() && lower(s[i + 1]))
-      a += '_';
+    if (i > 0 && upper(s[i]) && i + 1 < s.size() && lower(s[i + 1])) a += '_';
     a += s[i];
   }
   std::string b;
@@ -193,7 +201,8 @@ std::string to_snake_case(const std::string& in) {
 bool natural_less(const std::string& a, const std::string& b) {
   std::size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) &&
+        std::isdigit(static_cast<unsigned char>(b[j]))) {
       std::size_t i2 = i, j2 = j;
       while (i2 < a.size() && a[i2] == '0') ++i2;
       while (j2 < b.size() && b[j2] == '0') ++j2;
@@ -214,7 +223,8 @@ bool natural_less(const std::string& a, const std::string& b) {
   return a.size() - i < b.size() - j;
 }
 
-Layout keras3_layout(const nlohmann::json* config, const WeightsTree& tree, bool include_optimizer) {
+Layout keras3_layout(const nlohmann::json* config, const WeightsTree& tree,
+                     bool include_optimizer) {
   Layout out;
   Walker w(tree, out);
   w.own_vars("", "", Role::model);
@@ -222,7 +232,8 @@ Layout keras3_layout(const nlohmann::json* config, const WeightsTree& tree, bool
     w.layers(layers_of(*config), "layers", class_of(config) == "Sequential", "");
   } else {
     w.inexact(config ? "the model is not a Sequential or Functional model; save order used"
-                     : "no architecture (config.json) available; save order used - pass --model ARCH.keras for get_weights() order");
+                     : "no architecture (config.json) available; save order used - pass --model "
+                       "ARCH.keras for get_weights() order");
     auto top = tree.subgroups("layers");
     std::sort(top.begin(), top.end(), save_order_less);
     for (const auto& g : top) w.object(nullptr, "layers/" + g, g);
@@ -230,7 +241,8 @@ Layout keras3_layout(const nlohmann::json* config, const WeightsTree& tree, bool
   if (include_optimizer) {
     auto names = tree.datasets("optimizer/vars");
     std::sort(names.begin(), names.end(), natural_less);
-    for (const auto& n : names) out.entries.push_back({"optimizer/vars/" + n, "optimizer", Role::optimizer});
+    for (const auto& n : names)
+      out.entries.push_back({"optimizer/vars/" + n, "optimizer", Role::optimizer});
   }
   return out;
 }

@@ -16,8 +16,17 @@ using json = nlohmann::json;
 // first) is already get_weights() order even though the sublayers are siblings.
 const std::set<std::string>& all_trainable_sublayers() {
   static const std::set<std::string> classes = {
-      "Bidirectional", "MultiHeadAttention", "GroupedQueryAttention", "RNN", "LSTM", "GRU",
-      "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "StackedRNNCells",
+      "Bidirectional",
+      "MultiHeadAttention",
+      "GroupedQueryAttention",
+      "RNN",
+      "LSTM",
+      "GRU",
+      "SimpleRNN",
+      "ConvLSTM1D",
+      "ConvLSTM2D",
+      "ConvLSTM3D",
+      "StackedRNNCells",
   };
   return classes;
 }
@@ -75,7 +84,8 @@ std::vector<const json*> config_layers(const json& model, bool* sequential) {
   auto c = model.find("config");
   if (c == model.end()) return out;
   const json* list = nullptr;
-  if (c->is_array()) list = &*c;  // Keras 1.x / 2.0-2.2 Sequential
+  if (c->is_array())
+    list = &*c;  // Keras 1.x / 2.0-2.2 Sequential
   else if (c->is_object())
     if (auto l = c->find("layers"); l != c->end() && l->is_array()) list = &*l;
   if (!list) return out;
@@ -85,7 +95,8 @@ std::vector<const json*> config_layers(const json& model, bool* sequential) {
   return out;
 }
 
-std::vector<const json*> match_config_layers(const json& model, const std::vector<std::string>& names,
+std::vector<const json*> match_config_layers(const json& model,
+                                             const std::vector<std::string>& names,
                                              const std::string& where) {
   bool sequential = false;
   std::vector<const json*> all = config_layers(model, &sequential);
@@ -93,11 +104,14 @@ std::vector<const json*> match_config_layers(const json& model, const std::vecto
   for (const json* l : all)
     if (!(sequential && class_of(l) == "InputLayer")) listed.push_back(l);
   const std::vector<const json*>* use = nullptr;
-  if (listed.size() == names.size()) use = &listed;
-  else if (all.size() == names.size()) use = &all;  // a Sequential given an explicit InputLayer
+  if (listed.size() == names.size())
+    use = &listed;
+  else if (all.size() == names.size())
+    use = &all;  // a Sequential given an explicit InputLayer
   else
     throw Error(Errc::mismatch, where + ": layer count mismatch: layer_names lists " +
-                                    std::to_string(names.size()) + " layers, the model config has " +
+                                    std::to_string(names.size()) +
+                                    " layers, the model config has " +
                                     std::to_string(listed.size()));
   std::map<std::string, const json*> by_name;
   for (const json* l : *use) by_name.emplace(config_layer_name(*l), l);
@@ -110,8 +124,8 @@ std::vector<const json*> match_config_layers(const json& model, const std::vecto
   return out;
 }
 
-LegacyLayerOrder legacy_layer_order(const std::string& layer_name, const std::vector<std::string>& paths,
-                                    const json* config) {
+LegacyLayerOrder legacy_layer_order(const std::string& layer_name,
+                                    const std::vector<std::string>& paths, const json* config) {
   LegacyLayerOrder out;
   const std::size_t n = paths.size();
   out.order.resize(n);
@@ -139,7 +153,10 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name, const std::ve
       std::vector<const json*> sub = config_layers(*o.node);
       int found = -1;
       for (std::size_t j = 0; j < sub.size(); ++j)
-        if (config_layer_name(*sub[j]) == rel[k]) { found = static_cast<int>(j); break; }
+        if (config_layer_name(*sub[j]) == rel[k]) {
+          found = static_cast<int>(j);
+          break;
+        }
       if (found < 0) break;
       o.key.push_back(found);
       o.node = sub[static_cast<std::size_t>(found)];
@@ -150,7 +167,8 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name, const std::ve
   // Below each config node, owners must form a chain (ancestors first) unless the node's class
   // is known to have only trainable sublayer variables.
   std::vector<Rank> rank(n);
-  std::map<std::vector<int>, std::vector<std::vector<std::string>>> rests;  // distinct, first-seen order
+  std::map<std::vector<int>, std::vector<std::vector<std::string>>>
+      rests;  // distinct, first-seen order
   for (const auto& o : owners) {
     auto& v = rests[o.key];
     if (std::find(v.begin(), v.end(), o.rest) == v.end()) v.push_back(o.rest);
@@ -163,13 +181,18 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name, const std::ve
     if (chain) continue;
     const json* node = nullptr;
     for (const auto& o : owners)
-      if (o.key == key) { node = o.node; break; }
+      if (o.key == key) {
+        node = o.node;
+        break;
+      }
     const std::string cls = class_of(node);
     if (all_trainable_sublayers().count(cls)) continue;
     out.exact = false;
-    out.note = "layer '" + layer_name + "'" + (cls.empty() ? "" : " (class " + cls + ")") +
-               " holds variables of several sublayers and the file does not say which are trainable; "
-               "file order used" + (config ? "" : " - pass --model ARCH.keras for get_weights() order");
+    out.note =
+        "layer '" + layer_name + "'" + (cls.empty() ? "" : " (class " + cls + ")") +
+        " holds variables of several sublayers and the file does not say which are trainable; "
+        "file order used" +
+        (config ? "" : " - pass --model ARCH.keras for get_weights() order");
     return out;
   }
   for (std::size_t i = 0; i < n; ++i) {
@@ -178,7 +201,8 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name, const std::ve
     const auto pos = std::find(list.begin(), list.end(), owners[i].rest) - list.begin();
     // In a chain the depth orders ancestors first; for a known class, first appearance.
     bool chain = true;
-    for (const auto& r : list) chain = chain && (is_prefix(r, owners[i].rest) || is_prefix(owners[i].rest, r));
+    for (const auto& r : list)
+      chain = chain && (is_prefix(r, owners[i].rest) || is_prefix(owners[i].rest, r));
     rank[i].sub = chain ? static_cast<int>(owners[i].rest.size()) : static_cast<int>(pos);
   }
 
@@ -186,12 +210,16 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name, const std::ve
   // is where the second starts.
   std::size_t split_at = n;
   for (std::size_t i = 1; i < n; ++i)
-    if (rank[i] < rank[i - 1]) { split_at = i; break; }
+    if (rank[i] < rank[i - 1]) {
+      split_at = i;
+      break;
+    }
   if (split_at == n) return out;  // already get_weights() order
   for (std::size_t i = split_at + 1; i < n; ++i)
     if (rank[i] < rank[i - 1]) {
       out.exact = false;
-      out.note = "layer '" + layer_name + "': weight_names are in neither get_weights() order nor "
+      out.note = "layer '" + layer_name +
+                 "': weight_names are in neither get_weights() order nor "
                  "trainable-then-non-trainable order; file order used";
       return out;
     }
@@ -199,8 +227,10 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name, const std::ve
   std::size_t a = 0, b = split_at;
   while (a < split_at || b < n) {
     // Ties (same owner) take the trainable one first: own trainable, then own non-trainable.
-    if (b == n || (a < split_at && !(rank[b] < rank[a]))) merged.push_back(a++);
-    else merged.push_back(b++);
+    if (b == n || (a < split_at && !(rank[b] < rank[a])))
+      merged.push_back(a++);
+    else
+      merged.push_back(b++);
   }
   out.order = std::move(merged);
   return out;

@@ -28,20 +28,23 @@ namespace keras64::detail {
 std::string strip_tf_suffix(const std::string& weight_name);
 
 struct LegacyLayerOrder {
-  std::vector<std::size_t> order;  ///< positions in the layer's weight_names, in get_weights() order
+  std::vector<std::size_t>
+      order;  ///< positions in the layer's weight_names, in get_weights() order
   bool exact = true;
-  std::string note;                ///< why not exact ("" when exact)
+  std::string note;  ///< why not exact ("" when exact)
 };
 
 /// Orders one layer's variables. `layer_name` is the layer's Keras name (its group name in the
 /// file, or its config name); `paths` its weight_names with ":0" stripped; `config` the layer's
 /// entry in the model config (null when there is no architecture).
-LegacyLayerOrder legacy_layer_order(const std::string& layer_name, const std::vector<std::string>& paths,
+LegacyLayerOrder legacy_layer_order(const std::string& layer_name,
+                                    const std::vector<std::string>& paths,
                                     const nlohmann::json* config);
 
 /// The layers of a model config in model.layers order (Keras 1/2.0 Sequential configs are a bare
 /// list; Sequential's InputLayer is not one of model.layers). Empty for a config without layers.
-std::vector<const nlohmann::json*> config_layers(const nlohmann::json& model_config, bool* sequential = nullptr);
+std::vector<const nlohmann::json*> config_layers(const nlohmann::json& model_config,
+                                                 bool* sequential = nullptr);
 
 /// The Keras name of a layer config ("config.name", or the Functional entry's "name"); "" if none.
 std::string config_layer_name(const nlohmann::json& layer_config);

@@ -27,24 +27,34 @@ namespace {
 
 const std::vector<SourceFormat>& formats() {
   static const std::vector<SourceFormat> table = {
-      {"tfkeras", [](const Sniff& s) { return s.zip_members.count("config.json") > 0 && is_tfkeras_zip(s.path); },
+      {"tfkeras",
+       [](const Sniff& s) {
+         return s.zip_members.count("config.json") > 0 && is_tfkeras_zip(s.path);
+       },
        open_tfkeras_zip},
-      {"keras3", [](const Sniff& s) { return s.zip_members.count("config.json") > 0; }, open_keras3_zip},
-      {"keras3-sharded", [](const Sniff& s) { return s.is_json && s.head.find("\"weight_map\"") != std::string::npos; },
+      {"keras3", [](const Sniff& s) { return s.zip_members.count("config.json") > 0; },
+       open_keras3_zip},
+      {"keras3-sharded",
+       [](const Sniff& s) {
+         return s.is_json && s.head.find("\"weight_map\"") != std::string::npos;
+       },
        open_keras3_sharded},
       {"legacy-h5",
        [](const Sniff& s) {
-         return s.is_hdf5 && (s.h5_root_attrs.count("model_config") || s.h5_root_attrs.count("layer_names") ||
-                              s.h5_root_attrs.count("layer_names0") || s.h5_root_groups.count("model_weights"));
+         return s.is_hdf5 &&
+                (s.h5_root_attrs.count("model_config") || s.h5_root_attrs.count("layer_names") ||
+                 s.h5_root_attrs.count("layer_names0") || s.h5_root_groups.count("model_weights"));
        },
        open_legacy_h5},
       {"keras3-weights",
        [](const Sniff& s) {
-         return s.is_hdf5 && !s.h5_root_attrs.count("layer_names") && !s.h5_root_attrs.count("model_config");
+         return s.is_hdf5 && !s.h5_root_attrs.count("layer_names") &&
+                !s.h5_root_attrs.count("model_config");
        },
        open_keras3_weights},
       {"npy-dir", [](const Sniff& s) { return s.is_dir && probe_npy_dir(s.path); }, open_npy_dir},
-      {"memmap-dir", [](const Sniff& s) { return s.is_dir && probe_memmap_dir(s.path); }, open_memmap_dir},
+      {"memmap-dir", [](const Sniff& s) { return s.is_dir && probe_memmap_dir(s.path); },
+       open_memmap_dir},
       {"npz", probe_npz, open_npz},
       {"safetensors", probe_safetensors, open_safetensors},
   };
@@ -105,10 +115,10 @@ std::unique_ptr<Source> open_source(const fs::path& path, const OpenOptions& opt
   // A directory with a manifest that no probe accepted: let the manifest reader say what is
   // wrong with it (invalid JSON, another format) rather than claim there is no manifest.
   if (s.is_dir && fs::exists(path / "manifest.json")) read_manifest(path);
-  std::string what = s.is_dir ? "a directory without a keras64 manifest"
-                     : s.is_zip ? "a zip archive that is neither a .keras model nor an .npz"
+  std::string what = s.is_dir    ? "a directory without a keras64 manifest"
+                     : s.is_zip  ? "a zip archive that is neither a .keras model nor an .npz"
                      : s.is_hdf5 ? "an HDF5 file without a Keras layout"
-                     : "not a format keras64 reads";
+                                 : "not a format keras64 reads";
   throw Error(Errc::unsupported, path.string() + ": unrecognised input: " + what);
 }
 

@@ -15,9 +15,9 @@ namespace keras64::detail {
 struct Sniff {
   std::filesystem::path path;
   bool is_dir = false;
-  std::string head;            ///< the first bytes (up to 4 KiB) of a file
+  std::string head;  ///< the first bytes (up to 4 KiB) of a file
   std::uint64_t size = 0;
-  bool is_json = false;        ///< head starts with '{' (after white space)
+  bool is_json = false;  ///< head starts with '{' (after white space)
   bool is_zip = false;
   std::set<std::string> zip_members;
   bool is_hdf5 = false;

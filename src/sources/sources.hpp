@@ -11,9 +11,11 @@ namespace keras64::detail {
 /// `.keras` zip archive (config.json + model.weights.h5).
 std::unique_ptr<Source> open_keras3_zip(const std::filesystem::path& path, const OpenOptions& opts);
 /// Keras 3 native weights in one HDF5 file (`.weights.h5`).
-std::unique_ptr<Source> open_keras3_weights(const std::filesystem::path& path, const OpenOptions& opts);
+std::unique_ptr<Source> open_keras3_weights(const std::filesystem::path& path,
+                                            const OpenOptions& opts);
 /// Sharded Keras 3 weights: a `.weights.json` index and its shards.
-std::unique_ptr<Source> open_keras3_sharded(const std::filesystem::path& path, const OpenOptions& opts);
+std::unique_ptr<Source> open_keras3_sharded(const std::filesystem::path& path,
+                                            const OpenOptions& opts);
 
 /// Legacy HDF5 (Keras 1/2, tf.keras, Keras 3 legacy writer): full model (`model_weights/` +
 /// `model_config`) or weights only (`layer_names` at the root).
@@ -22,7 +24,8 @@ std::unique_ptr<Source> open_legacy_h5(const std::filesystem::path& path, const 
 /// `.keras` archive written by tf.keras 2.13-2.15 (metadata.json keras_version 2.x), whose
 /// model.weights.h5 follows tf.keras's object layout.
 bool is_tfkeras_zip(const std::filesystem::path& path);
-std::unique_ptr<Source> open_tfkeras_zip(const std::filesystem::path& path, const OpenOptions& opts);
+std::unique_ptr<Source> open_tfkeras_zip(const std::filesystem::path& path,
+                                         const OpenOptions& opts);
 
 /// Directory of .npy files: keras64's --to npy output, or np.save per tensor (npy_dir_source.cpp).
 bool probe_npy_dir(const std::filesystem::path& dir);
@@ -36,6 +39,7 @@ bool probe_npz(const Sniff& s);
 std::unique_ptr<Source> open_npz(const std::filesystem::path& path, const OpenOptions& opts);
 /// .safetensors (safetensors_source.cpp).
 bool probe_safetensors(const Sniff& s);
-std::unique_ptr<Source> open_safetensors(const std::filesystem::path& path, const OpenOptions& opts);
+std::unique_ptr<Source> open_safetensors(const std::filesystem::path& path,
+                                         const OpenOptions& opts);
 
 }  // namespace keras64::detail

@@ -6,7 +6,9 @@
 namespace keras64::detail {
 namespace {
 
-std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+std::string join(const std::string& a, const std::string& b) {
+  return a.empty() ? b : a + "/" + b;
+}
 
 std::string parent_of(const std::string& p) {
   auto slash = p.rfind('/');
@@ -51,7 +53,8 @@ void WeightsTree::add_open(std::unique_ptr<OpenFile> f) {
 void WeightsTree::scan(std::size_t file, hid_t group, const std::string& prefix, int depth) {
   // Keras nests a few levels per layer; 64 is far beyond any real model and stops cycles made of
   // hard links in hostile files.
-  if (depth > 64) throw Error(Errc::corrupt, files_[file]->label + ":/" + prefix + ": groups nested too deeply");
+  if (depth > 64)
+    throw Error(Errc::corrupt, files_[file]->label + ":/" + prefix + ": groups nested too deeply");
   for (const auto& c : h5::children(group)) {
     const std::string path = join(prefix, c.name);
     if (c.kind == h5::ObjKind::group) {
@@ -70,7 +73,8 @@ void WeightsTree::scan(std::size_t file, hid_t group, const std::string& prefix,
       }
       auto [it, inserted] = datasets_.emplace(path, std::move(ref));
       if (!inserted)
-        throw Error(Errc::corrupt, files_[file]->label + ":/" + path + ": dataset also present in " +
+        throw Error(Errc::corrupt, files_[file]->label + ":/" + path +
+                                       ": dataset also present in " +
                                        files_[it->second.file]->label);
     }
   }
@@ -84,15 +88,18 @@ const DatasetRef* WeightsTree::dataset(const std::string& path) const {
 std::vector<std::string> WeightsTree::subgroups(const std::string& path) const {
   std::vector<std::string> out;
   const std::string pre = path.empty() ? "" : path + "/";
-  for (auto it = groups_.lower_bound(pre); it != groups_.end() && it->compare(0, pre.size(), pre) == 0; ++it)
-    if (!it->empty() && *it != path && parent_of(*it) == path) out.push_back(it->substr(pre.size()));
+  for (auto it = groups_.lower_bound(pre);
+       it != groups_.end() && it->compare(0, pre.size(), pre) == 0; ++it)
+    if (!it->empty() && *it != path && parent_of(*it) == path)
+      out.push_back(it->substr(pre.size()));
   return out;
 }
 
 std::vector<std::string> WeightsTree::datasets(const std::string& path) const {
   std::vector<std::string> out;
   const std::string pre = path.empty() ? "" : path + "/";
-  for (auto it = datasets_.lower_bound(pre); it != datasets_.end() && it->first.compare(0, pre.size(), pre) == 0; ++it)
+  for (auto it = datasets_.lower_bound(pre);
+       it != datasets_.end() && it->first.compare(0, pre.size(), pre) == 0; ++it)
     if (parent_of(it->first) == path) out.push_back(it->first.substr(pre.size()));
   return out;
 }

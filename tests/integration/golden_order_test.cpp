@@ -21,7 +21,8 @@ const fs::path kGolden = fs::path(KERAS64_TEST_DATA) / "golden";
 std::vector<std::string> models() {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(kGolden))
-    if (fs::exists(e.path() / "expected" / "manifest.json")) out.push_back(e.path().filename().string());
+    if (fs::exists(e.path() / "expected" / "manifest.json"))
+      out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -44,7 +45,8 @@ std::string location(const json& var, const std::string& kind) {
   return loc[0].is_object() ? loc[0]["dataset"].get<std::string>() : loc[0].get<std::string>();
 }
 
-void expect_matches(const keras64::Source& src, const json& m, const std::string& kind, bool with_optimizer) {
+void expect_matches(const keras64::Source& src, const json& m, const std::string& kind,
+                    bool with_optimizer) {
   std::vector<json> vars(m["variables"].begin(), m["variables"].end());
   if (with_optimizer)
     for (const auto& v : m["optimizer_variables"]) vars.push_back(v);
@@ -55,7 +57,8 @@ void expect_matches(const keras64::Source& src, const json& m, const std::string
     EXPECT_EQ(ts[i].name, location(vars[i], kind));
     EXPECT_EQ(ts[i].shape, vars[i]["shape"].get<keras64::Shape>());
     EXPECT_EQ(keras64::info(ts[i].dtype).name, vars[i]["dtype"].get<std::string>());
-    EXPECT_EQ(ts[i].role, i < m["variables"].size() ? keras64::Role::model : keras64::Role::optimizer);
+    EXPECT_EQ(ts[i].role,
+              i < m["variables"].size() ? keras64::Role::model : keras64::Role::optimizer);
   }
 }
 
@@ -102,7 +105,8 @@ TEST_P(GoldenOrder, ShardedWithModel) {
   // Each tensor names the shard it lives in.
   const auto& vars = m["variables"];
   for (std::size_t i = 0; i < vars.size(); ++i)
-    EXPECT_EQ(fs::path(src->tensors()[i].file).filename().string(), vars[i]["locations"]["sharded"]["file"].get<std::string>());
+    EXPECT_EQ(fs::path(src->tensors()[i].file).filename().string(),
+              vars[i]["locations"]["sharded"]["file"].get<std::string>());
 }
 
 TEST_P(GoldenOrder, WeightsFileAloneSaysOrderIsUnknown) {

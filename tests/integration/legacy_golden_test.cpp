@@ -4,10 +4,10 @@
 // order, with shapes and dtypes. The custom model is the case where the file's per-layer order
 // (trainable first) differs from get_weights() order.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "keras64/error.hpp"
@@ -23,7 +23,8 @@ const fs::path kGolden = fs::path(KERAS64_TEST_DATA) / "golden";
 std::vector<std::string> models() {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(kGolden))
-    if (fs::exists(e.path() / "expected" / "manifest.json")) out.push_back(e.path().filename().string());
+    if (fs::exists(e.path() / "expected" / "manifest.json"))
+      out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -35,7 +36,8 @@ json manifest(const std::string& model) {
 
 // Checks the tensors against the manifest's `kind` locations ("legacy_h5" paths start with
 // model_weights/ or optimizer_weights/; "legacy_weights_h5" paths are relative to the root).
-void expect_matches(const keras64::Source& src, const json& m, const std::string& kind, bool with_optimizer) {
+void expect_matches(const keras64::Source& src, const json& m, const std::string& kind,
+                    bool with_optimizer) {
   std::vector<json> vars(m["variables"].begin(), m["variables"].end());
   if (with_optimizer)
     for (const auto& v : m["optimizer_variables"])
@@ -48,14 +50,16 @@ void expect_matches(const keras64::Source& src, const json& m, const std::string
     EXPECT_EQ(ts[i].dataset, "/" + loc);
     const bool model = i < m["variables"].size();
     // Names are the dataset path relative to model_weights/ (or the root of a weights-only file).
-    const std::string rel = kind == "legacy_h5" && model ? loc.substr(std::string("model_weights/").size()) : loc;
+    const std::string rel =
+        kind == "legacy_h5" && model ? loc.substr(std::string("model_weights/").size()) : loc;
     EXPECT_EQ(ts[i].name, rel);
     EXPECT_EQ(ts[i].shape, vars[i]["shape"].get<keras64::Shape>());
     EXPECT_EQ(keras64::info(ts[i].dtype).name, vars[i]["dtype"].get<std::string>());
     EXPECT_EQ(ts[i].role, model ? keras64::Role::model : keras64::Role::optimizer);
     if (model) {
       EXPECT_EQ(ts[i].name, ts[i].layer + "/" + ts[i].keras_path);
-      EXPECT_EQ(ts[i].keras_path.substr(ts[i].keras_path.rfind('/') + 1), vars[i]["name"].get<std::string>());
+      EXPECT_EQ(ts[i].keras_path.substr(ts[i].keras_path.rfind('/') + 1),
+                vars[i]["name"].get<std::string>());
     }
   }
 }
@@ -134,16 +138,19 @@ TEST(LegacyGoldenOrder, CustomLayerIsReorderedIntoGetWeightsOrder) {
   auto src = keras64::open_source(kGolden / "custom" / "model_legacy.h5");
   std::vector<std::string> names;
   for (const auto& t : src->tensors()) names.push_back(t.keras_path);
-  EXPECT_EQ(names, (std::vector<std::string>{"custom/resid/scale", "custom/resid/offset", "custom/resid/calls",
-                                              "custom/resid/proj/kernel", "custom/resid/proj/bias",
-                                              "custom/dense/kernel", "custom/dense/bias"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"custom/resid/scale", "custom/resid/offset",
+                                             "custom/resid/calls", "custom/resid/proj/kernel",
+                                             "custom/resid/proj/bias", "custom/dense/kernel",
+                                             "custom/dense/bias"}));
   EXPECT_TRUE(src->info().order_exact);
 }
 
 TEST(LegacyGoldenOrder, ExtensionDoesNotMatter) {
-  const fs::path dir = fs::temp_directory_path() / ("keras64_legacy_ext_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("keras64_legacy_ext_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  fs::copy_file(kGolden / "mlp" / "model_legacy.h5", dir / "x.keras", fs::copy_options::overwrite_existing);
+  fs::copy_file(kGolden / "mlp" / "model_legacy.h5", dir / "x.keras",
+                fs::copy_options::overwrite_existing);
   auto src = keras64::open_source(dir / "x.keras");
   EXPECT_EQ(src->info().kind, "legacy-h5");
   EXPECT_EQ(src->tensors().size(), 4u);

@@ -85,7 +85,9 @@ inline RunResult run_command(const std::string& command) {
 }
 
 /// Debian's /usr/bin/python3 (with numpy), as passed by tests/CMakeLists.txt.
-inline bool have_python() { return std::filesystem::exists(KERAS64_PYTHON); }
+inline bool have_python() {
+  return std::filesystem::exists(KERAS64_PYTHON);
+}
 
 /// Runs `script` with KERAS64_PYTHON; `dir` holds the script file. Arguments are shell-quoted.
 inline RunResult run_python(const ScratchDir& dir, const std::string& script,

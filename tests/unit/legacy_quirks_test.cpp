@@ -1,7 +1,8 @@
 // Legacy HDF5 quirks, one test each, on small files written at test time by h5py
 // (tests/data/legacy/make_quirks.py): Keras 1.x names and 12-array LSTMs, ":0" suffixes, deeply
 // nested and renamed weight names, string attribute flavours, chunked layer_names, weightless
-// layers, layer_names order, bfloat16 without its dtype attribute, nested models, inconsistent files.
+// layers, layer_names order, bfloat16 without its dtype attribute, nested models, inconsistent
+// files.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -23,12 +24,14 @@ class LegacyQuirks : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("keras64_legacy_quirks_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    const std::string cmd = std::string(KERAS64_PYTHON) + " " + KERAS64_TEST_DATA + "/legacy/make_quirks.py " + dir_.string();
+    const std::string cmd = std::string(KERAS64_PYTHON) + " " + KERAS64_TEST_DATA +
+                            "/legacy/make_quirks.py " + dir_.string();
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
-  static std::unique_ptr<keras64::Source> open(const std::string& name, keras64::OpenOptions o = {}) {
+  static std::unique_ptr<keras64::Source> open(const std::string& name,
+                                               keras64::OpenOptions o = {}) {
     return keras64::open_source(dir_ / name, o);
   }
   static std::vector<std::string> names(const keras64::Source& s) {
@@ -72,7 +75,8 @@ TEST_F(LegacyQuirks, Keras1NamesAndTwelveArrayLstm) {
   ASSERT_EQ(s->tensors().size(), 14u);
   std::vector<std::string> want;
   for (const char* g : {"i", "c", "f", "o"})
-    for (const char* m : {"W", "U", "b"}) want.push_back(std::string("lstm_1/lstm_1_") + m + "_" + g);
+    for (const char* m : {"W", "U", "b"})
+      want.push_back(std::string("lstm_1/lstm_1_") + m + "_" + g);
   want.push_back("dense_1/dense_1_W");
   want.push_back("dense_1/dense_1_b");
   EXPECT_EQ(names(*s), want);
@@ -85,9 +89,11 @@ TEST_F(LegacyQuirks, Keras1NamesAndTwelveArrayLstm) {
 TEST_F(LegacyQuirks, NamesWithAndWithoutColonZero) {
   auto s = open("tf2_colon.h5");
   EXPECT_EQ(s->info().kind, "legacy-weights-h5");
-  EXPECT_EQ(names(*s), (std::vector<std::string>{"dense/dense/kernel:0", "dense/dense/bias:0",
-                                                  "dense_1/dense_1/kernel", "dense_1/dense_1/bias"}));
-  EXPECT_EQ(keras_paths(*s), (std::vector<std::string>{"dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"}));
+  EXPECT_EQ(names(*s),
+            (std::vector<std::string>{"dense/dense/kernel:0", "dense/dense/bias:0",
+                                      "dense_1/dense_1/kernel", "dense_1/dense_1/bias"}));
+  EXPECT_EQ(keras_paths(*s), (std::vector<std::string>{"dense/kernel", "dense/bias",
+                                                       "dense_1/kernel", "dense_1/bias"}));
   EXPECT_EQ(s->tensors()[0].dataset, "/dense/dense/kernel:0");
   EXPECT_EQ(floats(*s, 1), (std::vector<float>{100, 101}));
 }
@@ -95,9 +101,10 @@ TEST_F(LegacyQuirks, NamesWithAndWithoutColonZero) {
 TEST_F(LegacyQuirks, DeeplyNestedNames) {
   auto s = open("nested_lstm.h5");
   EXPECT_TRUE(s->info().order_exact) << s->info().note;
-  EXPECT_EQ(names(*s), (std::vector<std::string>{
-                           "model/model/lstm/lstm_cell/kernel:0", "model/model/lstm/lstm_cell/recurrent_kernel:0",
-                           "model/model/lstm/lstm_cell/bias:0", "dense/dense/kernel:0", "dense/dense/bias:0"}));
+  EXPECT_EQ(names(*s), (std::vector<std::string>{"model/model/lstm/lstm_cell/kernel:0",
+                                                 "model/model/lstm/lstm_cell/recurrent_kernel:0",
+                                                 "model/model/lstm/lstm_cell/bias:0",
+                                                 "dense/dense/kernel:0", "dense/dense/bias:0"}));
   EXPECT_EQ(s->tensors()[0].dataset, "/model_weights/model/model/lstm/lstm_cell/kernel:0");
   EXPECT_EQ(s->tensors()[0].keras_path, "model/lstm/lstm_cell/kernel");
   EXPECT_EQ(s->tensors()[0].layer, "model");
@@ -140,20 +147,23 @@ TEST_F(LegacyQuirks, LayerNamesSplitIntoChunks) {
   char want[64];
   std::snprintf(want, sizeof want, "layer_%054d", 1234);
   EXPECT_EQ(s->tensors()[1234].layer, want);
-  EXPECT_EQ(s->tensors()[0].keras_path, std::string("layer_") + std::string(54, '0') + "/w");  // weight_names0
+  EXPECT_EQ(s->tensors()[0].keras_path,
+            std::string("layer_") + std::string(54, '0') + "/w");  // weight_names0
   EXPECT_EQ(floats(*s, 1499), (std::vector<float>{149900}));
 }
 
 TEST_F(LegacyQuirks, LayersWithoutWeightsHaveEmptyFloatWeightNames) {
   auto s = open("weightless.h5");
   EXPECT_TRUE(s->info().order_exact) << s->info().note;
-  EXPECT_EQ(names(*s), (std::vector<std::string>{"dense/seq/dense/kernel", "dense/seq/dense/bias",
-                                                  "dense_1/seq/dense_1/kernel", "dense_1/seq/dense_1/bias"}));
+  EXPECT_EQ(names(*s),
+            (std::vector<std::string>{"dense/seq/dense/kernel", "dense/seq/dense/bias",
+                                      "dense_1/seq/dense_1/kernel", "dense_1/seq/dense_1/bias"}));
 }
 
 TEST_F(LegacyQuirks, LayerNamesOrderIsNotHdf5Order) {
   auto s = open("order.h5");
-  EXPECT_EQ(names(*s), (std::vector<std::string>{"zeta/zeta/kernel:0", "alpha/alpha/kernel:0", "mid/mid/kernel:0"}));
+  EXPECT_EQ(names(*s), (std::vector<std::string>{"zeta/zeta/kernel:0", "alpha/alpha/kernel:0",
+                                                 "mid/mid/kernel:0"}));
   EXPECT_EQ(floats(*s, 1), (std::vector<float>{100, 101, 102}));
 }
 
@@ -170,10 +180,11 @@ TEST_F(LegacyQuirks, Bfloat16OpaqueWithoutDtypeAttribute) {
 
 TEST_F(LegacyQuirks, NestedModelsReorderedWithConfig) {
   const std::vector<std::string> want = {
-      "block/d1/kernel", "block/d1/bias", "block/bn/gamma", "block/bn/beta", "block/bn/moving_mean",
-      "block/bn/moving_variance", "block/d2/kernel", "block/d2/bias",
-      "prep/e1/kernel", "prep/e1/bias", "prep/norm/mean", "prep/norm/variance", "prep/norm/count",
-      "prep/e2/kernel", "prep/e2/bias"};
+      "block/d1/kernel", "block/d1/bias",        "block/bn/gamma",
+      "block/bn/beta",   "block/bn/moving_mean", "block/bn/moving_variance",
+      "block/d2/kernel", "block/d2/bias",        "prep/e1/kernel",
+      "prep/e1/bias",    "prep/norm/mean",       "prep/norm/variance",
+      "prep/norm/count", "prep/e2/kernel",       "prep/e2/bias"};
   auto s = open("nested_models.h5");
   EXPECT_TRUE(s->info().order_exact) << s->info().note;
   EXPECT_EQ(keras_paths(*s), want);
@@ -190,7 +201,8 @@ TEST_F(LegacyQuirks, NestedModelsWithoutConfigSayOrderUnknown) {
   auto s = open("nested_models_weights.h5");
   EXPECT_FALSE(s->info().order_exact);
   EXPECT_EQ(s->info().note,
-            "layer 'block' holds variables of several sublayers and the file does not say which are trainable; "
+            "layer 'block' holds variables of several sublayers and the file does not say which "
+            "are trainable; "
             "file order used - pass --model ARCH.keras for get_weights() order");
   EXPECT_EQ(s->tensors().size(), 15u);
   EXPECT_EQ(s->tensors()[4].keras_path, "block/d2/kernel");  // file order
@@ -200,7 +212,7 @@ TEST_F(LegacyQuirks, CustomLayerOwnNonTrainableBeforeSublayer) {
   auto s = open("custom.h5");
   EXPECT_TRUE(s->info().order_exact) << s->info().note;
   EXPECT_EQ(keras_paths(*s), (std::vector<std::string>{"resid/scale", "resid/offset", "resid/calls",
-                                                        "resid/proj/kernel", "resid/proj/bias"}));
+                                                       "resid/proj/kernel", "resid/proj/bias"}));
   EXPECT_EQ(s->tensors()[2].dtype, DType::i32);
 }
 
@@ -208,9 +220,11 @@ TEST_F(LegacyQuirks, UnknownSiblingSublayersKeepFileOrder) {
   auto s = open("unknown_siblings.h5");
   EXPECT_FALSE(s->info().order_exact);
   EXPECT_EQ(s->info().note,
-            "layer 'blk' (class MyBlock) holds variables of several sublayers and the file does not say which are "
+            "layer 'blk' (class MyBlock) holds variables of several sublayers and the file does "
+            "not say which are "
             "trainable; file order used");
-  EXPECT_EQ(keras_paths(*s), (std::vector<std::string>{"blk/a/kernel", "blk/b/kernel", "blk/a/moving_mean"}));
+  EXPECT_EQ(keras_paths(*s),
+            (std::vector<std::string>{"blk/a/kernel", "blk/b/kernel", "blk/a/moving_mean"}));
 }
 
 TEST_F(LegacyQuirks, OptimizerWeights) {
@@ -234,7 +248,8 @@ TEST_F(LegacyQuirks, LegacyFileNamedDotKeras) {
 
 TEST_F(LegacyQuirks, WeightNamesPointAtMissingDataset) {
   expect_error("bad_missing_dataset.h5", Errc::corrupt,
-               ":/dense/dense/bias:0: missing dataset: layer 'dense' lists weight 'dense/bias:0' in weight_names");
+               ":/dense/dense/bias:0: missing dataset: layer 'dense' lists weight 'dense/bias:0' "
+               "in weight_names");
 }
 
 TEST_F(LegacyQuirks, LayerNamesNameMissingGroup) {
@@ -243,8 +258,9 @@ TEST_F(LegacyQuirks, LayerNamesNameMissingGroup) {
 }
 
 TEST_F(LegacyQuirks, LayerCountDisagreesWithConfig) {
-  expect_error("bad_layer_count.h5", Errc::mismatch,
-               ":/model_weights: layer count mismatch: layer_names lists 1 layers, the model config has 2");
+  expect_error(
+      "bad_layer_count.h5", Errc::mismatch,
+      ":/model_weights: layer count mismatch: layer_names lists 1 layers, the model config has 2");
 }
 
 TEST_F(LegacyQuirks, NoLayerNames) {
@@ -265,16 +281,17 @@ TEST_F(LegacyQuirks, TfKerasZipCheckpointDependencies) {
   EXPECT_EQ(names(*s), (std::vector<std::string>{
                            d + "dense/vars/0", d + "dense/vars/1", d + "batch_normalization/vars/0",
                            d + "batch_normalization/vars/1", d + "batch_normalization/vars/2",
-                           d + "batch_normalization/vars/3", d + "lstm/cell/vars/0", d + "lstm/cell/vars/1",
-                           d + "lstm/cell/vars/2", d + "dense_2/vars/0", d + "dense_2/vars/1", "optimizer/vars/0",
-                           "optimizer/vars/1"}));
+                           d + "batch_normalization/vars/3", d + "lstm/cell/vars/0",
+                           d + "lstm/cell/vars/1", d + "lstm/cell/vars/2", d + "dense_2/vars/0",
+                           d + "dense_2/vars/1", "optimizer/vars/0", "optimizer/vars/1"}));
   EXPECT_EQ(s->tensors()[9].layer, "dense_1");
   EXPECT_EQ(s->tensors()[12].role, keras64::Role::optimizer);
   EXPECT_EQ(floats(*s, 10), (std::vector<float>{1000}));
   EXPECT_NE(s->config_json().find("\"seq\""), std::string::npos);
 }
 
-// Written on Windows: os.path.join put '\' inside group names ("_layer_checkpoint_dependencies\dense").
+// Written on Windows: os.path.join put '\' inside group names
+// ("_layer_checkpoint_dependencies\dense").
 TEST_F(LegacyQuirks, TfKerasZipWindowsBackslashNames) {
   auto s = open("tfkeras_windows.keras");
   EXPECT_EQ(s->info().kind, "tfkeras");

@@ -80,7 +80,9 @@ void add_sample_tensors(FakeSource& s) {
 
 const std::vector<std::string> kFormats = {"npy", "npz", "npz-deflate", "memmap"};
 
-bool is_dir_format(const std::string& f) { return f == "npy" || f == "memmap"; }
+bool is_dir_format(const std::string& f) {
+  return f == "npy" || f == "memmap";
+}
 
 std::filesystem::path output_path(const ScratchDir& dir, const std::string& format,
                                   const std::string& tag = "out") {

@@ -21,9 +21,12 @@ double f16_reference(std::uint16_t h) {
   const int exp = (h >> 10) & 0x1F;
   const int mant = h & 0x3FF;
   double v;
-  if (exp == 0) v = std::ldexp(mant, -24);
-  else if (exp == 31) v = mant ? std::numeric_limits<double>::quiet_NaN() : INFINITY;
-  else v = std::ldexp(1024 + mant, exp - 25);
+  if (exp == 0)
+    v = std::ldexp(mant, -24);
+  else if (exp == 31)
+    v = mant ? std::numeric_limits<double>::quiet_NaN() : INFINITY;
+  else
+    v = std::ldexp(1024 + mant, exp - 25);
   return sign ? -v : v;
 }
 
@@ -77,7 +80,8 @@ TEST(Widen, Float32SpecialValues) {
     if (std::isnan(f)) {
       EXPECT_EQ((std::bit_cast<std::uint64_t>(out[i]) >> 29) & 0x7FFFFF, bits[i] & 0x7FFFFF);
     } else {
-      EXPECT_EQ(std::bit_cast<std::uint64_t>(out[i]), std::bit_cast<std::uint64_t>(static_cast<double>(f)));
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(out[i]),
+                std::bit_cast<std::uint64_t>(static_cast<double>(f)));
     }
   }
 }

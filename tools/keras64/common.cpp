@@ -14,7 +14,10 @@ std::string human_bytes(std::uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(n);
   int u = 0;
-  while (v >= 1024 && u < 4) { v /= 1024; ++u; }
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
   return buf;
@@ -31,11 +34,14 @@ std::function<void(const Progress&)> make_progress(const Common& common) {
     last = now;
     const double secs = std::chrono::duration<double>(now - start).count();
     const double rate = secs > 0 ? static_cast<double>(p.bytes_done) / secs : 0;
-    const double pct = p.bytes_total ? 100.0 * static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 100.0;
+    const double pct = p.bytes_total ? 100.0 * static_cast<double>(p.bytes_done) /
+                                           static_cast<double>(p.bytes_total)
+                                     : 100.0;
     const double eta = rate > 0 ? static_cast<double>(p.bytes_total - p.bytes_done) / rate : 0;
     std::fprintf(stderr, "\r\033[K%5.1f%%  %s / %s  %s/s  ETA %.0fs  tensor %zu/%zu", pct,
                  human_bytes(p.bytes_done).c_str(), human_bytes(p.bytes_total).c_str(),
-                 human_bytes(static_cast<std::uint64_t>(rate)).c_str(), eta, p.tensor + 1, p.tensors);
+                 human_bytes(static_cast<std::uint64_t>(rate)).c_str(), eta, p.tensor + 1,
+                 p.tensors);
     g_drawn = true;
   };
 }
@@ -46,17 +52,25 @@ void end_progress() {
 }
 
 nlohmann::json tensor_json(const TensorInfo& t, std::size_t index) {
-  return {{"index", index},         {"name", t.name},
-          {"layer", t.layer},       {"keras_path", t.keras_path},
-          {"role", role_name(t.role)}, {"dtype", info(t.dtype).name},
-          {"shape", t.shape},       {"nbytes", t.nbytes()},
-          {"file", t.file},         {"dataset", t.dataset}};
+  return {{"index", index},
+          {"name", t.name},
+          {"layer", t.layer},
+          {"keras_path", t.keras_path},
+          {"role", role_name(t.role)},
+          {"dtype", info(t.dtype).name},
+          {"shape", t.shape},
+          {"nbytes", t.nbytes()},
+          {"file", t.file},
+          {"dataset", t.dataset}};
 }
 
 nlohmann::json source_json(const SourceInfo& s) {
-  return {{"file", s.file},         {"kind", s.kind},
-          {"keras_version", s.keras_version}, {"model_name", s.model_name},
-          {"order_exact", s.order_exact},     {"note", s.note}};
+  return {{"file", s.file},
+          {"kind", s.kind},
+          {"keras_version", s.keras_version},
+          {"model_name", s.model_name},
+          {"order_exact", s.order_exact},
+          {"note", s.note}};
 }
 
 }  // namespace keras64::cli

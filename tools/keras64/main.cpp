@@ -30,11 +30,15 @@ int main(int argc, char** argv) {
   // Past a file-size limit (ulimit -f) a write should fail with EFBIG and be reported like a full
   // disk, not kill the process with SIGXFSZ and leave the temporary output behind.
   std::signal(SIGXFSZ, SIG_IGN);
-  CLI::App app{"keras64: save Keras models in 64-bit form (float64 weights), streaming in bounded memory"};
+  CLI::App app{
+      "keras64: save Keras models in 64-bit form (float64 weights), streaming in bounded memory"};
   app.set_version_flag("--version", "keras64 0.1.0");
   app.require_subcommand(1);
   cli::Common common;
-  struct Entry { CLI::App* sub; cli::Runner run; };
+  struct Entry {
+    CLI::App* sub;
+    cli::Runner run;
+  };
   std::vector<Entry> commands;
   auto add = [&](const char* name, const char* help, cli::Runner (*fn)(CLI::App&, cli::Common&)) {
     CLI::App* sub = app.add_subcommand(name, help);
@@ -42,8 +46,10 @@ int main(int argc, char** argv) {
     sub->add_flag("-q,--quiet", common.quiet, "No progress bar and no summary");
     commands.push_back({sub, fn(*sub, common)});
   };
-  add("inspect", "List the tensors of a weights file in model.get_weights() order", cli::add_inspect);
-  add("convert", "Write the weights as float64: npy, npz, npz-deflate, memmap, ...", cli::add_convert);
+  add("inspect", "List the tensors of a weights file in model.get_weights() order",
+      cli::add_inspect);
+  add("convert", "Write the weights as float64: npy, npz, npz-deflate, memmap, ...",
+      cli::add_convert);
   add("load", "Put weights back into a model file, with the rounding account", cli::add_load);
   add("diff", "Compare two weight sets value by value (exit 0 equal, 1 different)", cli::add_diff);
 
@@ -61,7 +67,10 @@ int main(int argc, char** argv) {
       const std::string msg = cli::printable(e.what());
       std::cerr << "keras64: error: " << msg << "\n";
       if (common.json)
-        std::cout << cli::json_text(nlohmann::json{{"ok", false}, {"error", {{"code", errc_name(e.code())}, {"message", msg}}}}) << "\n";
+        std::cout << cli::json_text(nlohmann::json{
+                         {"ok", false},
+                         {"error", {{"code", errc_name(e.code())}, {"message", msg}}}})
+                  << "\n";
       return exit_code(e.code());
     } catch (const std::bad_alloc&) {
       cli::end_progress();
