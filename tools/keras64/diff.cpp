@@ -9,16 +9,6 @@
 
 namespace keras64::cli {
 
-namespace {
-
-std::string g17(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
-}  // namespace
-
 Runner add_diff(CLI::App& app, Common& common) {
   struct Opts {
     std::string a, b, arch;

@@ -12,12 +12,6 @@ namespace keras64::cli {
 
 namespace {
 
-std::string g17(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 nlohmann::json account_json(const RoundingAccount& a) {
   return {{"exact", a.exact()},
           {"values", a.values},

@@ -12,6 +12,9 @@ namespace keras64::cli {
 /// break a JSON encoder. Valid UTF-8 text is returned unchanged.
 std::string printable(std::string_view s);
 
+/// A double with all 17 significant digits ("%.17g"), so errors and tolerances print exactly.
+std::string g17(double v);
+
 /// JSON for stdout: indented, and invalid UTF-8 in strings replaced by U+FFFD instead of
 /// throwing (nlohmann's default), since names come from files.
 std::string json_text(const nlohmann::json& j);
