@@ -13,6 +13,7 @@ echo
 echo "== keras64 convert examples/cnn.keras -o $out/cnn_f64 --to npy"
 build/keras64 convert examples/cnn.keras -o "$out/cnn_f64" --to npy
 build/keras64 convert examples/cnn.keras -o "$out/cnn_f64.npz" --to npz
+build/keras64 convert examples/cnn.keras -o "$out/cnn_f64.keras" --to keras  # Keras loads it as float64
 echo
 echo "== read back with plain numpy"
 /usr/bin/python3 - "$out" <<'PY'
@@ -23,5 +24,7 @@ z = np.load(f"{d}/cnn_f64.npz")
 print(f"{len(ws)} arrays, dtypes {sorted({w.dtype.name for w in ws})}, first kernel shape {ws[0].shape}")
 print("npz members in get_weights() order:", z.files[:4], "...")
 assert all(np.array_equal(a, z[k]) for a, k in zip(ws, z.files))
-print("ok: .npy directory and .npz agree")
+ref = np.load("tests/data/golden/cnn/expected/weights_f64.npz")  # what real Keras 3.15 produced
+assert all(a.tobytes() == ref[k].tobytes() for a, k in zip(ws, ref.files))
+print("ok: .npy directory and .npz agree, bit for bit equal to Keras's own float64 weights")
 PY
