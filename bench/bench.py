@@ -105,7 +105,10 @@ def ensure_model(workdir, size_mb, dtype="float32"):
     if not (os.path.exists(h5) and os.path.exists(keras)):
         print(f"generating {size_mb} MB {dtype} model in {workdir} ...", flush=True)
         t = time.perf_counter()
-        generate(h5, keras, size_mb * MB, dtype)
+        # In a child: a parent grown by generation would inflate every later child's ru_maxrss
+        # (Linux keeps the high-water mark of the forked address space across exec).
+        subprocess.run([PY, os.path.abspath(__file__), "--generate-worker", h5, keras,
+                        str(size_mb * MB), dtype], check=True)
         print(f"  done in {time.perf_counter() - t:.1f} s", flush=True)
     return h5, keras
 
@@ -268,9 +271,14 @@ def main():
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "results.md"))
     ap.add_argument("--numpy-worker", nargs=3, metavar=("FORM", "IN", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--generate-worker", nargs=4, metavar=("H5", "KERAS", "BYTES", "DTYPE"),
+                    help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.numpy_worker:
         return numpy_worker(*a.numpy_worker)
+    if a.generate_worker:
+        h5, keras, nbytes, dtype = a.generate_worker
+        return generate(h5, keras, int(nbytes), dtype)
 
     exe = os.path.abspath(a.keras64)
     os.makedirs(a.workdir, exist_ok=True)
