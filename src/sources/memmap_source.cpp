@@ -29,7 +29,7 @@ class MemmapSource final : public Source {
       for (auto& e : m.tensors) {
         check_size(e.tensor.file, e.offset + e.nbytes);
         tensors_.push_back(e.tensor);
-        offsets_.push_back(e.offset);
+        reader_.add(e.offset);
       }
       return;
     }
@@ -70,7 +70,7 @@ class MemmapSource final : public Source {
                         std::to_string(n * keras64::info(expected[i].dtype).size) + " bytes)");
       }
       tensors_.push_back(std::move(t));
-      offsets_.push_back(0);
+      reader_.add(0);
     }
   }
 
@@ -78,13 +78,7 @@ class MemmapSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    const TensorInfo& t = checked_read(tensors_, index, first, count);
-    if (open_index_ != index) {
-      file_ = File::open_read(t.file);
-      open_index_ = index;
-    }
-    const std::size_t size = keras64::info(t.dtype).size;
-    file_.pread_all(dst, static_cast<std::size_t>(count * size), offsets_[index] + first * size);
+    reader_.read(checked_read(tensors_, index, first, count), index, first, count, dst);
   }
 
  private:
@@ -97,9 +91,7 @@ class MemmapSource final : public Source {
 
   SourceInfo info_;
   std::vector<TensorInfo> tensors_;
-  std::vector<std::uint64_t> offsets_;
-  File file_;
-  std::size_t open_index_ = static_cast<std::size_t>(-1);
+  PerFileReader reader_;
 };
 
 }  // namespace

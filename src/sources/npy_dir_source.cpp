@@ -45,14 +45,7 @@ class NpyDirSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    const TensorInfo& t = checked_read(tensors_, index, first, count);
-    if (open_index_ != index) {
-      file_ = File::open_read(t.file);
-      open_index_ = index;
-    }
-    const std::size_t size = keras64::info(t.dtype).size;
-    file_.pread_all(dst, static_cast<std::size_t>(count * size), offsets_[index] + first * size);
-    if (swap_[index]) byteswap(dst, static_cast<std::size_t>(count), size);
+    reader_.read(checked_read(tensors_, index, first, count), index, first, count, dst);
   }
 
  private:
@@ -81,16 +74,12 @@ class NpyDirSource final : public Source {
       t.shape = h.shape;
     }
     tensors_.push_back(std::move(t));
-    offsets_.push_back(h.data_offset);
-    swap_.push_back(h.big_endian);
+    reader_.add(h.data_offset, h.big_endian);
   }
 
   SourceInfo info_;
   std::vector<TensorInfo> tensors_;
-  std::vector<std::uint64_t> offsets_;
-  std::vector<bool> swap_;
-  File file_;  // the file of the last tensor read: reads come tensor by tensor
-  std::size_t open_index_ = static_cast<std::size_t>(-1);
+  PerFileReader reader_;
 };
 
 }  // namespace

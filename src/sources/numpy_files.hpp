@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/file.hpp"
 #include "keras64/source.hpp"
 #include "keras64/tensor.hpp"
 
@@ -54,5 +55,32 @@ void byteswap(void* data, std::size_t count, std::size_t size) noexcept;
 /// Error{unsupported} (see docs/design.md: reading them in C order would need a transpose that
 /// does not stream); `where` prefixes the message.
 void require_c_order(bool fortran_order, const std::string& where);
+
+/// Reads tensors that each live in a file of their own at a byte offset (npy and memmap
+/// directories). The last file stays open, since converters read tensor by tensor; big-endian
+/// data is swapped to little-endian.
+class PerFileReader {
+ public:
+  void add(std::uint64_t offset, bool big_endian = false) {
+    offsets_.push_back(offset);
+    swap_.push_back(big_endian);
+  }
+  void read(const TensorInfo& t, std::size_t index, std::uint64_t first, std::uint64_t count,
+            void* dst) {
+    if (open_index_ != index) {
+      file_ = File::open_read(t.file);
+      open_index_ = index;
+    }
+    const std::size_t size = keras64::info(t.dtype).size;
+    file_.pread_all(dst, static_cast<std::size_t>(count * size), offsets_[index] + first * size);
+    if (swap_[index]) byteswap(dst, static_cast<std::size_t>(count), size);
+  }
+
+ private:
+  std::vector<std::uint64_t> offsets_;
+  std::vector<bool> swap_;
+  File file_;
+  std::size_t open_index_ = static_cast<std::size_t>(-1);
+};
 
 }  // namespace keras64::detail
