@@ -10,28 +10,22 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "golden.hpp"
 #include "keras64/error.hpp"
 #include "keras64/source.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using keras64::test::kGolden;
+
 namespace {
 
-const fs::path kGolden = fs::path(KERAS64_TEST_DATA) / "golden";
-
 std::vector<std::string> models() {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(kGolden))
-    if (fs::exists(e.path() / "expected" / "manifest.json"))
-      out.push_back(e.path().filename().string());
-  std::sort(out.begin(), out.end());
-  return out;
+  return keras64::test::golden_models();
 }
-
-json manifest(const std::string& model) {
-  std::ifstream in(kGolden / model / "expected" / "manifest.json");
-  return json::parse(in);
+json manifest(const std::string& m) {
+  return keras64::test::golden_manifest(m);
 }
 
 // Checks the tensors against the manifest's `kind` locations ("legacy_h5" paths start with
