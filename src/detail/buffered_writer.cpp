@@ -18,8 +18,6 @@ BufferedWriter::BufferedWriter(File& file, std::uint64_t offset, std::size_t buf
       cap_(std::max<std::size_t>(buffer, 1)),
       buf_(new unsigned char[cap_]),
       window_(window),
-      kicked_(offset),
-      prev_(offset),
       window_ok_(window > 0) {}
 
 BufferedWriter::~BufferedWriter() = default;
@@ -50,19 +48,31 @@ void BufferedWriter::flush() {
   put(buf_.get(), n);
 }
 
-void BufferedWriter::put(const void* data, std::size_t n) {
-  file_.pwrite_all(data, n, offset_);
-  offset_ += n;
-  if (window_ok_ && offset_ - kicked_ >= window_) advance_window();
+void BufferedWriter::seek(std::uint64_t offset) {
+  flush();
+  offset_ = offset;
 }
 
-void BufferedWriter::range_sync(std::uint64_t from, std::uint64_t to, bool wait) {
-  if (!window_ok_ || to <= from) return;
+void BufferedWriter::put(const void* data, std::size_t n) {
+  file_.pwrite_all(data, n, offset_);
+  if (window_ok_) {
+    if (!fresh_.empty() && fresh_.back().to == offset_)
+      fresh_.back().to += n;
+    else
+      fresh_.push_back({offset_, offset_ + n});
+    pending_ += n;
+  }
+  offset_ += n;
+  if (window_ok_ && pending_ >= window_) advance_window();
+}
+
+void BufferedWriter::range_sync(const Range& r, bool wait) {
+  if (!window_ok_ || r.to <= r.from) return;
   const unsigned flags =
       wait ? SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER
            : SYNC_FILE_RANGE_WRITE;
-  if (::sync_file_range(file_.fd(), static_cast<off64_t>(from), static_cast<off64_t>(to - from),
-                        flags) != 0) {
+  if (::sync_file_range(file_.fd(), static_cast<off64_t>(r.from),
+                        static_cast<off64_t>(r.to - r.from), flags) != 0) {
     const int err = errno;
     // Not every file system (or file kind) supports it: then the window is just not used.
     if (err == ENOSYS || err == EINVAL || err == ESPIPE || err == EOPNOTSUPP) {
@@ -72,22 +82,26 @@ void BufferedWriter::range_sync(std::uint64_t from, std::uint64_t to, bool wait)
     throw io_error(file_.path() + ": write failed", err);
   }
   if (wait)
-    ::posix_fadvise(file_.fd(), static_cast<off_t>(from), static_cast<off_t>(to - from),
+    ::posix_fadvise(file_.fd(), static_cast<off_t>(r.from), static_cast<off_t>(r.to - r.from),
                     POSIX_FADV_DONTNEED);
 }
 
 void BufferedWriter::advance_window() {
   // Start writing back the newest window, then wait for the previous one and drop it.
-  range_sync(kicked_, offset_, false);
-  range_sync(prev_, kicked_, true);
-  prev_ = kicked_;
-  kicked_ = offset_;
+  for (const Range& r : fresh_) range_sync(r, false);
+  for (const Range& r : kicked_) range_sync(r, true);
+  kicked_.swap(fresh_);
+  fresh_.clear();
+  pending_ = 0;
 }
 
 void BufferedWriter::finish() {
   flush();
-  range_sync(prev_, offset_, true);
-  prev_ = kicked_ = offset_;
+  for (const Range& r : kicked_) range_sync(r, true);
+  for (const Range& r : fresh_) range_sync(r, true);
+  kicked_.clear();
+  fresh_.clear();
+  pending_ = 0;
 }
 
 }  // namespace keras64::detail

@@ -8,6 +8,11 @@
 // it from the page cache (posix_fadvise DONTNEED): at most two windows of the file are ever
 // dirty or cached. On file systems without sync_file_range the window is skipped.
 //
+// Writes need not be sequential: seek() moves the write position (the HDF5 sinks write each
+// tensor at its dataset's offset, in plan order, which is not file order). The window is kept
+// as the list of byte ranges written since the last kick, so it bounds the dirty bytes whatever
+// the order; sequential writes make it a single range.
+//
 // Measured and not kept (bench/results.md): writing on a background thread (so that reading and
 // widening overlap the writes) and O_DIRECT. Both were no faster here, the thread slower.
 #pragma once
@@ -15,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace keras64::detail {
 
@@ -38,6 +44,8 @@ class BufferedWriter {
   void write(const void* data, std::size_t n);
   /// Writes out buffered bytes, so that pwrite patches and reads of the file see them.
   void flush();
+  /// flush(), then continues at file offset `offset`.
+  void seek(std::uint64_t offset);
   /// flush(), then waits until every byte written is on the device and drops it from the page
   /// cache. The caller still fsyncs (for the metadata) and closes the file.
   void finish();
@@ -46,8 +54,11 @@ class BufferedWriter {
 
  private:
   void put(const void* data, std::size_t n);  // to the file at offset_
+  struct Range {
+    std::uint64_t from, to;
+  };
   void advance_window();
-  void range_sync(std::uint64_t from, std::uint64_t to, bool wait);
+  void range_sync(const Range& r, bool wait);
 
   File& file_;
   std::uint64_t offset_;  // file offset of buf_[0]
@@ -55,8 +66,9 @@ class BufferedWriter {
   std::size_t used_ = 0;
   std::unique_ptr<unsigned char[]> buf_;
   std::uint64_t window_;
-  std::uint64_t kicked_;  // writeback has been started up to here
-  std::uint64_t prev_;    // [prev_, kicked_) is the window being written back
+  std::uint64_t pending_ = 0;  // bytes in fresh_
+  std::vector<Range> fresh_;   // written since the last kick (coalesced)
+  std::vector<Range> kicked_;  // being written back
   bool window_ok_;
 };
 

@@ -51,6 +51,14 @@ File File::create_truncate(const std::filesystem::path& p) {
   return f;
 }
 
+File File::open_write(const std::filesystem::path& p) {
+  File f;
+  f.path_ = p.string();
+  f.fd_ = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+  if (f.fd_ < 0) throw io_error(f.path_ + ": cannot open for writing", errno);
+  return f;
+}
+
 std::uint64_t File::size() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) throw io_error(path_ + ": cannot stat", errno);

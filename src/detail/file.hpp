@@ -25,6 +25,9 @@ class File {
   static File create(const std::filesystem::path& p);
   /// Opens for writing, creating or truncating it (for files keras64 itself made, e.g. TempFile).
   static File create_truncate(const std::filesystem::path& p);
+  /// Opens an existing file for writing in place, without truncating it (a file keras64 made
+  /// through another library, e.g. HDF5, whose data it then writes itself).
+  static File open_write(const std::filesystem::path& p);
 
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }

@@ -1,8 +1,10 @@
 #include "sinks/h5_structure.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
+#include "detail/error_path.hpp"
 #include "detail/h5_member.hpp"
 #include "keras64/error.hpp"
 
@@ -139,7 +141,11 @@ h5::Id h5_file_type(DType t) {
 
 H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::string shown,
                                      const Plan& plan, const Options& options)
-    : shown_(std::move(shown)), options_(options), plan_(&plan) {
+    : temp_(temp),
+      shown_(std::move(shown)),
+      options_(options),
+      plan_(&plan),
+      raw_(!options.compress && std::endian::native == std::endian::little) {
   h5::silence();
   const std::vector<NativeFile> inputs =
       plan.origin ? plan.origin->native_files() : std::vector<NativeFile>{};
@@ -269,6 +275,14 @@ void H5StructureWriter::create_planned(hid_t in_dset, hid_t out_parent, const st
   h5::Id dcpl = plist(H5P_DATASET_CREATE);
   H5Pset_obj_track_times(dcpl.get(), false);
   const std::uint64_t elements = element_count(shape);
+  if (raw_ && elements > 0) {
+    // Space now, in the layout we write ourselves; nothing written by HDF5 (file comment).
+    h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "H5Pset_layout", Errc::internal);
+    h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time",
+              Errc::internal);
+    h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time",
+              Errc::internal);
+  }
   if (options_.compress && !shape.empty() && elements * info(pt.dtype).size >= kMinCompressBytes) {
     // About kChunkBytes per chunk: halve the largest dimension until it fits.
     std::vector<hsize_t> chunk = dims;
@@ -347,12 +361,59 @@ void H5StructureWriter::set_root_string_attr(const std::string& name, const std:
   }
 }
 
-void H5StructureWriter::open(std::size_t index) {
-  const std::string& path = plan_->tensors[index].source.dataset;
+void H5StructureWriter::seal() {
+  sealed_ = true;
+  if (!raw_) return;
+  offsets_.assign(plan_->tensors.size(), 0);
+  for (std::size_t i = 0; i < plan_->tensors.size(); ++i) {
+    const PlannedTensor& pt = plan_->tensors[i];
+    if (pt.nbytes() == 0) continue;
+    try {
+      h5::Id d = h5::open_dataset(file_.get(), pt.source.dataset);
+      const haddr_t off = H5Dget_offset(d.get());
+      if (off == HADDR_UNDEF || H5Dget_storage_size(d.get()) != pt.nbytes())
+        throw Error(Errc::internal, "no contiguous storage of " + std::to_string(pt.nbytes()) +
+                                        " bytes was allocated");
+      offsets_[i] = off;
+    } catch (...) {
+      fail(pt.source.dataset);
+    }
+  }
   try {
-    current_ = index;
-    done_ = 0;
-    carry_.clear();
+    close_hdf5();
+  } catch (...) {
+    fail("/");
+  }
+  try {
+    out_ = File::open_write(temp_);
+    const std::uint64_t size = out_.size();
+    for (std::size_t i = 0; i < offsets_.size(); ++i)
+      if (plan_->tensors[i].nbytes() > 0 && offsets_[i] + plan_->tensors[i].nbytes() > size)
+        throw Error(Errc::internal,
+                    plan_->tensors[i].source.dataset + ": data would end past the end of the file");
+    writer_.emplace(out_, 0, BufferedWriter::kDefaultBuffer,
+                    options_.page_window ? BufferedWriter::kDefaultWindow : 0);
+  } catch (const Error& e) {
+    throw replace_context(e, temp_.string(), shown_);
+  }
+}
+
+void H5StructureWriter::open(std::size_t index) {
+  if (!sealed_) seal();
+  const std::string& path = plan_->tensors[index].source.dataset;
+  current_ = index;
+  done_ = 0;
+  raw_done_ = 0;
+  carry_.clear();
+  if (raw_) {
+    try {
+      writer_->seek(offsets_[index]);
+    } catch (const Error& e) {
+      throw replace_context(e, temp_.string(), shown_ + ":" + path);
+    }
+    return;
+  }
+  try {
     dset_ = h5::open_dataset(file_.get(), path);
     mtype_ = h5_file_type(plan_->tensors[index].dtype);
   } catch (...) {
@@ -362,6 +423,18 @@ void H5StructureWriter::open(std::size_t index) {
 
 void H5StructureWriter::append(const void* data, std::size_t n) {
   const PlannedTensor& pt = plan_->tensors[current_];
+  if (raw_) {
+    // The bytes arrive in the planned dtype, native (little-endian) order: the file's own.
+    if (n > pt.nbytes() - raw_done_)
+      throw Error(Errc::internal, shown_ + ":" + pt.source.dataset + ": more data than planned");
+    try {
+      writer_->write(data, n);
+    } catch (const Error& e) {
+      throw replace_context(e, temp_.string(), shown_ + ":" + pt.source.dataset);
+    }
+    raw_done_ += n;
+    return;
+  }
   const std::size_t es = info(pt.dtype).size;
   auto put = [&](const void* p, std::uint64_t count) {
     h5::Id fspace(h5::check(H5Dget_space(dset_.get()), "cannot get dataspace"));
@@ -392,24 +465,39 @@ void H5StructureWriter::append(const void* data, std::size_t n) {
 }
 
 void H5StructureWriter::close_tensor() {
-  if (!carry_.empty())
-    throw Error(Errc::internal, shown_ + ":" + plan_->tensors[current_].source.dataset +
-                                    ": ended inside an element");
+  const PlannedTensor& pt = plan_->tensors[current_];
+  if (raw_ ? raw_done_ != pt.nbytes() : !carry_.empty())
+    throw Error(Errc::internal, shown_ + ":" + pt.source.dataset + ": ended inside the data");
   dset_ = h5::Id();
   mtype_ = h5::Id();
+}
+
+void H5StructureWriter::close_hdf5() {
+  h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "cannot write the file", Errc::io);
+  // Close through H5Fclose, so a failure to write the last metadata is reported: take an
+  // extra reference, let file_ drop its own, then close.
+  const hid_t f = file_.get();
+  H5Iinc_ref(f);
+  file_.reset();
+  h5::check(H5Fclose(f), "cannot close the file", Errc::io);
 }
 
 void H5StructureWriter::close() {
   dset_ = h5::Id();
   mtype_ = h5::Id();
+  if (!sealed_) seal();
+  if (raw_) {
+    try {
+      writer_->finish();
+      writer_.reset();
+      out_.close();
+    } catch (const Error& e) {
+      throw replace_context(e, temp_.string(), shown_);
+    }
+    return;
+  }
   try {
-    h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "cannot write the file", Errc::io);
-    // Close through H5Fclose, so a failure to write the last metadata is reported: take an
-    // extra reference, let file_ drop its own, then close.
-    const hid_t f = file_.get();
-    H5Iinc_ref(f);
-    file_.reset();
-    h5::check(H5Fclose(f), "cannot close the file", Errc::io);
+    close_hdf5();
   } catch (...) {
     fail("/");
   }

@@ -14,15 +14,27 @@
 // With compression, planned datasets of rank >= 1 and at least 4 KiB are chunked (about 1 MiB
 // chunks) with the shuffle and deflate filters; scalars and smaller datasets stay contiguous (a
 // chunk index costs more than deflate saves on them).
+//
+// Without compression (on a little-endian host) the planned datasets are contiguous with their
+// space allocated at creation and no fill values written. When the first tensor arrives the
+// structure is complete: the writer records every planned dataset's file offset, closes the HDF5
+// file and writes the tensors' bytes itself, at those offsets, through a BufferedWriter - the
+// same bounded page-cache window as every other sink. HDF5's own writes (H5Dwrite through the
+// sec2 driver) leave the whole output dirty in the page cache and made a 1 GB conversion swing
+// between 1.0 and 3.6 s on the reference VM (issue #6); this path is what makes the .weights.h5
+// output as steady as safetensors. Compressed datasets are written by H5Dwrite.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "detail/buffered_writer.hpp"
+#include "detail/file.hpp"
 #include "detail/h5.hpp"
 #include "keras64/sink.hpp"
 
@@ -33,6 +45,9 @@ class H5StructureWriter {
   struct Options {
     bool compress = false;
     int level = 4;  ///< deflate level 0-9 when compress
+    /// Keep at most two 32 MiB windows of written data in the page cache (BufferedWriter).
+    /// False for a temporary file that is read back at once (the .keras sink's weights member).
+    bool page_window = true;
   };
 
   /// Creates `temp` (which must not exist) and copies the structure of `plan.origin`'s native
@@ -47,6 +62,7 @@ class H5StructureWriter {
 
   /// Replaces (or creates) the scalar string attribute `name` of the root group, keeping the
   /// string type (variable or fixed length, character set) of the attribute it replaces.
+  /// Only before the first open().
   void set_root_string_attr(const std::string& name, const std::string& value);
 
   /// Tensor `index` of the plan starts / receives its next bytes / is complete.
@@ -66,6 +82,10 @@ class H5StructureWriter {
   void create_planned(hid_t in_dset, hid_t out_parent, const std::string& name,
                       const std::string& path, std::size_t index);
   [[noreturn]] void fail(const std::string& where) const;
+  void seal();        // raw mode: learn the data offsets, close the HDF5 file, open our own
+  void close_hdf5();  // H5Fclose, reporting a failure to write the last metadata
+
+  std::filesystem::path temp_;
 
   std::string shown_;
   Options options_;
@@ -79,6 +99,13 @@ class H5StructureWriter {
   std::size_t current_ = 0;
   std::uint64_t done_ = 0;  // elements written
   std::string carry_;       // bytes of a partial element
+  // Raw mode (see the file comment).
+  bool raw_ = false;
+  bool sealed_ = false;
+  std::vector<std::uint64_t> offsets_;  // plan index -> file offset of the data
+  File out_;
+  std::optional<BufferedWriter> writer_;
+  std::uint64_t raw_done_ = 0;  // bytes of the current tensor written
 };
 
 /// The HDF5 file type h5py uses for `t` (see the file comment); the caller owns it.

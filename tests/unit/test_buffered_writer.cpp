@@ -2,8 +2,11 @@
 // without the page-cache window; failures are Error{io} naming the file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "detail/buffered_writer.hpp"
 #include "detail/file.hpp"
@@ -43,6 +46,35 @@ TEST(BufferedWriter, WritesExactlyWhatItIsGiven) {
     }
     w.finish();
     f.sync();
+    f.close();
+    EXPECT_EQ(keras64::test::read_file(path), data) << "window " << window;
+  }
+}
+
+TEST(BufferedWriter, SeeksWriteAnywhereInAnyOrder) {
+  // The HDF5 sinks write tensors at their datasets' offsets in plan order, not file order.
+  ScratchDir dir;
+  const std::string data = random_bytes(1'000'000);
+  std::vector<std::pair<std::size_t, std::size_t>> pieces;  // [from, to) of data
+  for (std::size_t at = 0, k = 1; at < data.size(); k = k * 7 % 65537) {
+    const std::size_t n = std::min<std::size_t>(1 + k % 50'000, data.size() - at);
+    pieces.emplace_back(at, at + n);
+    at += n;
+  }
+  std::shuffle(pieces.begin(), pieces.end(), std::mt19937(5));
+  for (std::uint64_t window : {std::uint64_t{0}, std::uint64_t{65536}}) {
+    const auto path = dir / ("scattered_" + std::to_string(window));
+    File f = File::create(path);
+    BufferedWriter w(f, 0, 4096, window);
+    for (const auto& [from, to] : pieces) {
+      w.seek(from);
+      // in two parts, so buffered and direct writes both meet a seek
+      const std::size_t half = (to - from) / 2;
+      w.write(data.data() + from, half);
+      w.write(data.data() + from + half, to - from - half);
+      EXPECT_EQ(w.offset(), to);
+    }
+    w.finish();
     f.close();
     EXPECT_EQ(keras64::test::read_file(path), data) << "window " << window;
   }

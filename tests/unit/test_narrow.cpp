@@ -101,7 +101,7 @@ TEST_P(Narrow, BitsAndAccountMatchNumpy) {
 INSTANTIATE_TEST_SUITE_P(Targets, Narrow,
                          ::testing::Values(Case{"float32", DType::f32}, Case{"float16", DType::f16},
                                            Case{"bfloat16", DType::bf16}),
-                         [](const auto& info) { return std::string(info.param.target); });
+                         [](const auto& p) { return std::string(p.param.target); });
 
 TEST(NarrowIntegers, ExactIntegersInRangeOnly) {
   const double v[] = {0, 1, -128, 127, 2.5};
