@@ -122,8 +122,32 @@ void ZipWriter::begin_member(std::string name, std::uint64_t uncompressed_size, 
   put(h.data(), h.size());
 }
 
+std::uint64_t ZipWriter::begin_member_in_place(std::string name, std::uint64_t size) {
+  begin_member(std::move(name), size, Method::stored);
+  in_place_ = true;
+  return offset_;
+}
+
+void ZipWriter::end_member_in_place(std::uint32_t crc) {
+  if (!open_ || !in_place_)
+    throw Error(Errc::internal, shown_ + ": zip end_member_in_place with no such member open");
+  Entry& e = entries_.back();
+  e.crc = crc;
+  offset_ += e.size;
+  try {
+    out_.seek(offset_);
+  } catch (...) {
+    rethrow(where());
+  }
+  patch_local_header();
+  in_place_ = false;
+  open_ = false;
+}
+
 void ZipWriter::write(const void* data, std::size_t n) {
-  if (!open_) throw Error(Errc::internal, shown_ + ": zip write with no member open");
+  if (!open_ || in_place_)
+    throw Error(Errc::internal, shown_ + (open_ ? ": zip write to an in-place member"
+                                                : ": zip write with no member open"));
   Entry& e = entries_.back();
   if (n > e.size - written_)
     throw Error(Errc::internal,
@@ -140,7 +164,9 @@ void ZipWriter::write(const void* data, std::size_t n) {
 }
 
 void ZipWriter::end_member() {
-  if (!open_) throw Error(Errc::internal, shown_ + ": zip end_member with no member open");
+  if (!open_ || in_place_)
+    throw Error(Errc::internal, shown_ + (open_ ? ": zip end_member of an in-place member"
+                                                : ": zip end_member with no member open"));
   Entry& e = entries_.back();
   if (written_ != e.size)
     throw Error(Errc::internal, where() + ": member ended after " + std::to_string(written_) +

@@ -50,6 +50,15 @@ class ZipWriter {
   void write(const void* data, std::size_t n);
   /// Ends the open member: Error{internal} unless exactly its declared size was written.
   void end_member();
+  /// Starts a stored member of exactly `size` bytes that the caller writes itself, in any order,
+  /// through writer() (seek + write) at file offsets [returned offset, returned offset + size).
+  /// The .keras sink writes model.weights.h5 this way: each tensor at its dataset's offset, with
+  /// no temporary copy of the member (sinks/h5_structure.hpp). write() is refused until
+  /// end_member_in_place().
+  std::uint64_t begin_member_in_place(std::string name, std::uint64_t size);
+  BufferedWriter& writer() { return out_; }
+  /// Ends the in-place member; `crc` is the CRC-32 of its bytes in order.
+  void end_member_in_place(std::uint32_t crc);
   /// Writes the central directory and end records and waits for the data to reach the device.
   /// The caller then syncs and closes the file.
   void finish();
@@ -82,6 +91,7 @@ class ZipWriter {
   std::uint64_t offset_ = 0;
   std::vector<Entry> entries_;
   bool open_ = false;
+  bool in_place_ = false;  // the open member is written by the caller
   bool finished_ = false;
   std::uint64_t written_ = 0;  // uncompressed bytes of the open member
   std::unique_ptr<Deflater> deflater_;

@@ -1,5 +1,8 @@
 #include "sinks/h5_structure.hpp"
 
+#include <isa-l/crc.h>
+#include <zlib.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -362,6 +365,7 @@ void H5StructureWriter::set_root_string_attr(const std::string& name, const std:
 }
 
 void H5StructureWriter::seal() {
+  if (sealed_) return;
   sealed_ = true;
   if (!raw_) return;
   offsets_.assign(plan_->tensors.size(), 0);
@@ -385,31 +389,107 @@ void H5StructureWriter::seal() {
     fail("/");
   }
   try {
-    out_ = File::open_write(temp_);
-    const std::uint64_t size = out_.size();
-    for (std::size_t i = 0; i < offsets_.size(); ++i)
-      if (plan_->tensors[i].nbytes() > 0 && offsets_[i] + plan_->tensors[i].nbytes() > size)
-        throw Error(Errc::internal,
-                    plan_->tensors[i].source.dataset + ": data would end past the end of the file");
-    writer_.emplace(out_, 0, BufferedWriter::kDefaultBuffer,
-                    options_.page_window ? BufferedWriter::kDefaultWindow : 0);
+    File skeleton = File::open_read(temp_);
+    size_ = skeleton.size();
   } catch (const Error& e) {
     throw replace_context(e, temp_.string(), shown_);
   }
+  for (std::size_t i = 0; i < offsets_.size(); ++i)
+    if (plan_->tensors[i].nbytes() > 0 && offsets_[i] + plan_->tensors[i].nbytes() > size_)
+      throw Error(Errc::internal, shown_ + ":" + plan_->tensors[i].source.dataset +
+                                      ": data would end past the end of the file");
+}
+
+std::uint64_t H5StructureWriter::file_size() {
+  seal();
+  if (!raw_) throw Error(Errc::internal, shown_ + ": file_size() of a file HDF5 still writes");
+  return size_;
+}
+
+void H5StructureWriter::embed(BufferedWriter& out, std::uint64_t base,
+                              const std::string& out_path) {
+  seal();
+  if (!raw_ || target_)
+    throw Error(Errc::internal, shown_ + ": embed() needs an unstarted uncompressed file");
+  // The data regions, in file order; everything between them is HDF5's (metadata, and the
+  // datasets it copied), copied from the skeleton file now.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> regions;  // [from, to)
+  for (std::size_t i = 0; i < offsets_.size(); ++i)
+    if (plan_->tensors[i].nbytes() > 0)
+      regions.emplace_back(offsets_[i], offsets_[i] + plan_->tensors[i].nbytes());
+  std::sort(regions.begin(), regions.end());
+  regions.emplace_back(size_, size_);
+  target_ = &out;
+  base_ = base;
+  target_path_ = out_path;
+  embedded_ = true;
+  std::vector<unsigned char> buf(std::size_t{1} << 20);
+  try {
+    File skeleton = File::open_read(temp_);
+    std::uint64_t at = 0;
+    for (const auto& [from, to] : regions) {
+      if (from < at)
+        throw Error(Errc::internal, shown_ + ": data regions overlap at " + std::to_string(from));
+      if (from > at) {
+        Segment seg{at, from - at, 0};
+        out.seek(base_ + at);
+        while (at < from) {
+          const std::size_t n =
+              static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), from - at));
+          skeleton.pread_all(buf.data(), n, at);
+          seg.crc = crc32_gzip_refl(seg.crc, buf.data(), n);
+          out.write(buf.data(), n);
+          at += n;
+        }
+        segments_.push_back(seg);
+      }
+      at = to;
+    }
+  } catch (const Error& e) {
+    throw replace_context(replace_context(e, temp_.string(), shown_), target_path_, shown_);
+  }
+}
+
+std::uint32_t H5StructureWriter::crc() const {
+  if (!embedded_ || !closed_)
+    throw Error(Errc::internal, shown_ + ": crc() needs an embedded, closed file");
+  std::vector<Segment> s = segments_;
+  std::sort(s.begin(), s.end(),
+            [](const Segment& a, const Segment& b) { return a.offset < b.offset; });
+  uLong crc = crc32(0, nullptr, 0);
+  std::uint64_t at = 0;
+  for (const Segment& seg : s) {
+    if (seg.offset != at)
+      throw Error(Errc::internal, shown_ + ": bytes " + std::to_string(at) + " to " +
+                                      std::to_string(seg.offset) + " were never written");
+    crc = crc32_combine(crc, seg.crc, static_cast<z_off_t>(seg.size));
+    at += seg.size;
+  }
+  if (at != size_)
+    throw Error(Errc::internal, shown_ + ": the file ends at " + std::to_string(at) + ", not " +
+                                    std::to_string(size_));
+  return static_cast<std::uint32_t>(crc);
 }
 
 void H5StructureWriter::open(std::size_t index) {
-  if (!sealed_) seal();
+  seal();
   const std::string& path = plan_->tensors[index].source.dataset;
   current_ = index;
   done_ = 0;
   raw_done_ = 0;
+  tensor_crc_ = 0;
   carry_.clear();
   if (raw_) {
     try {
-      writer_->seek(offsets_[index]);
+      if (!target_) {  // our own file: the skeleton, written in place
+        out_ = File::open_write(temp_);
+        own_writer_.emplace(out_);
+        target_ = &*own_writer_;
+        target_path_ = temp_.string();
+      }
+      target_->seek(base_ + offsets_[index]);
     } catch (const Error& e) {
-      throw replace_context(e, temp_.string(), shown_ + ":" + path);
+      throw replace_context(e, target_path_, shown_ + ":" + path);
     }
     return;
   }
@@ -428,10 +508,12 @@ void H5StructureWriter::append(const void* data, std::size_t n) {
     if (n > pt.nbytes() - raw_done_)
       throw Error(Errc::internal, shown_ + ":" + pt.source.dataset + ": more data than planned");
     try {
-      writer_->write(data, n);
+      target_->write(data, n);
     } catch (const Error& e) {
-      throw replace_context(e, temp_.string(), shown_ + ":" + pt.source.dataset);
+      throw replace_context(e, target_path_, shown_ + ":" + pt.source.dataset);
     }
+    if (embedded_)
+      tensor_crc_ = crc32_gzip_refl(tensor_crc_, static_cast<const unsigned char*>(data), n);
     raw_done_ += n;
     return;
   }
@@ -468,6 +550,8 @@ void H5StructureWriter::close_tensor() {
   const PlannedTensor& pt = plan_->tensors[current_];
   if (raw_ ? raw_done_ != pt.nbytes() : !carry_.empty())
     throw Error(Errc::internal, shown_ + ":" + pt.source.dataset + ": ended inside the data");
+  if (embedded_ && pt.nbytes() > 0)
+    segments_.push_back({offsets_[current_], pt.nbytes(), tensor_crc_});
   dset_ = h5::Id();
   mtype_ = h5::Id();
 }
@@ -485,12 +569,16 @@ void H5StructureWriter::close_hdf5() {
 void H5StructureWriter::close() {
   dset_ = h5::Id();
   mtype_ = h5::Id();
-  if (!sealed_) seal();
+  seal();
+  closed_ = true;
   if (raw_) {
+    if (embedded_) return;  // the embedding file's writer is its owner's to finish
     try {
-      writer_->finish();
-      writer_.reset();
-      out_.close();
+      if (own_writer_) {
+        own_writer_->finish();
+        own_writer_.reset();
+        out_.close();
+      }
     } catch (const Error& e) {
       throw replace_context(e, temp_.string(), shown_);
     }

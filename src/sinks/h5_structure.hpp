@@ -45,9 +45,6 @@ class H5StructureWriter {
   struct Options {
     bool compress = false;
     int level = 4;  ///< deflate level 0-9 when compress
-    /// Keep at most two 32 MiB windows of written data in the page cache (BufferedWriter).
-    /// False for a temporary file that is read back at once (the .keras sink's weights member).
-    bool page_window = true;
   };
 
   /// Creates `temp` (which must not exist) and copies the structure of `plan.origin`'s native
@@ -70,8 +67,21 @@ class H5StructureWriter {
   void append(const void* data, std::size_t n);
   void close_tensor();
 
-  /// Flushes and closes the file. Nothing may be called after.
+  /// Flushes and closes the file. Nothing may be called after but crc().
   void close();
+
+  /// True when keras64 writes the data itself (no compression; see the file comment).
+  bool raw() const { return raw_; }
+  /// Raw mode: completes the structure (no set_root_string_attr after) and returns the size of
+  /// the finished file. Error{internal} in the other mode.
+  std::uint64_t file_size();
+  /// Raw mode, before the first open(): the file is to be written into `out` at offset `base`
+  /// (the .keras sink's in-place zip member) instead of in place at the temporary path. Copies
+  /// everything but the tensors' data there now; the tensors follow through open/append.
+  /// `out_path` is the path errors from `out` name (replaced by the name shown).
+  void embed(BufferedWriter& out, std::uint64_t base, const std::string& out_path);
+  /// After close() of an embedded file: the CRC-32 of its bytes in order (the zip member's).
+  std::uint32_t crc() const;
 
  private:
   struct Target {
@@ -82,7 +92,7 @@ class H5StructureWriter {
   void create_planned(hid_t in_dset, hid_t out_parent, const std::string& name,
                       const std::string& path, std::size_t index);
   [[noreturn]] void fail(const std::string& where) const;
-  void seal();        // raw mode: learn the data offsets, close the HDF5 file, open our own
+  void seal();        // raw mode: learn the data offsets and close the HDF5 file
   void close_hdf5();  // H5Fclose, reporting a failure to write the last metadata
 
   std::filesystem::path temp_;
@@ -102,10 +112,23 @@ class H5StructureWriter {
   // Raw mode (see the file comment).
   bool raw_ = false;
   bool sealed_ = false;
+  bool closed_ = false;
   std::vector<std::uint64_t> offsets_;  // plan index -> file offset of the data
+  std::uint64_t size_ = 0;              // of the finished file
+  BufferedWriter* target_ = nullptr;    // where the data go: own_writer_ or embed()'s
+  std::uint64_t base_ = 0;              // file offset of byte 0 of the HDF5 file in target_
+  std::string target_path_;             // the path errors from target_ name
   File out_;
-  std::optional<BufferedWriter> writer_;
+  std::optional<BufferedWriter> own_writer_;
   std::uint64_t raw_done_ = 0;  // bytes of the current tensor written
+  // Embedded: CRC-32 of every written range, combined in file order by crc().
+  struct Segment {
+    std::uint64_t offset, size;
+    std::uint32_t crc;
+  };
+  bool embedded_ = false;
+  std::vector<Segment> segments_;
+  std::uint32_t tensor_crc_ = 0;
 };
 
 /// The HDF5 file type h5py uses for `t` (see the file comment); the caller owns it.

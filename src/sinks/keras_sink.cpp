@@ -4,10 +4,16 @@
 //   config.json        the input's config with every float dtype policy rewritten to float64
 //                      (detail/policy_rewrite.hpp)
 //   model.weights.h5   the input's weights structure with float datasets as float64
-//                      (sinks/h5_structure.hpp), written to a temporary file first - HDF5 cannot
-//                      write into a zip stream - then streamed into the archive
+//                      (sinks/h5_structure.hpp). HDF5 cannot write into a zip stream, so it
+//                      builds the structure in a small temporary file (the tensors' space
+//                      allocated, not written); uncompressed, that skeleton is copied into the
+//                      archive as a stored member and each tensor is written at its dataset's
+//                      offset inside the member as it arrives (ZipWriter::begin_member_in_place),
+//                      so the weights are written once. With --compress HDF5 writes the chunks
+//                      into the temporary file, which is then copied into the archive.
 //   assets/..., ...    any other member of the input archive, carried over
 // Members keep the input's order and are stored (not deflated), as Keras writes them.
+#include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -55,7 +61,6 @@ class KerasSink final : public OrderedSink {
       : target_(std::move(target)), options_(options) {
     writer_options_.compress = options_.compress;
     writer_options_.level = hdf5_deflate_level(options_, "keras");
-    writer_options_.page_window = false;  // the temporary weights file is read back at once
     if (!target_.filename().string().ends_with(".keras"))
       throw Error(Errc::invalid_argument, target_.string() +
                                               ": a Keras model file must be named *.keras "
@@ -79,8 +84,7 @@ class KerasSink final : public OrderedSink {
             : rewrite_policies(config_text, "float64",
                                (plan().source.kind == "keras3" ? plan().source.file + ":config.json"
                                                                : std::string("config.json")));
-    if (plan().source.kind == "keras3") input_archive_ = plan().source.file;
-    keras_version_ = plan().source.keras_version;
+    members_ = member_list();
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
     weights_.path = pending_->temp().string() + ".model.weights.h5";
     try {
@@ -89,6 +93,14 @@ class KerasSink final : public OrderedSink {
     } catch (const Error& e) {
       throw replace_context(e, weights_.path.string(), target_.string() + ":model.weights.h5");
     }
+    if (!writer_->raw()) return;  // compressed: all of the archive at the end
+    // Uncompressed: the archive up to the weights now, the weights in place as they arrive.
+    open_archive();
+    const std::uint64_t size = writer_->file_size();
+    while (next_ < members_.size() && !members_[next_].weights) put_member(members_[next_++]);
+    ++next_;
+    const std::uint64_t base = zip_->begin_member_in_place("model.weights.h5", size);
+    writer_->embed(zip_->writer(), base, out_.path());
   }
 
   void on_open(std::size_t index) override { writer_->open(index); }
@@ -100,46 +112,75 @@ class KerasSink final : public OrderedSink {
 
   void on_commit() override {
     writer_->close();
+    if (zip_) {
+      zip_->end_member_in_place(writer_->crc());
+    } else {
+      open_archive();
+    }
     writer_.reset();
-    File out;
+    for (; next_ < members_.size(); ++next_) {
+      if (members_[next_].weights)
+        copy_weights();
+      else
+        put_member(members_[next_]);
+    }
+    zip_->finish();
+    bytes_ = zip_->bytes_written();
+    pending_->commit_file(out_);
+  }
+
+  // The output's members in order: the input archive's with config.json replaced, or
+  // metadata.json, config.json, model.weights.h5 for bare weights with --model.
+  struct Member {
+    std::string name;
+    bool weights = false;
+    std::string text;                 // written as it is, when not copied from the input
+    std::optional<ZipEntry> carried;  // copied from the input archive
+  };
+  std::vector<Member> member_list() {
+    std::vector<Member> out;
+    if (plan().source.kind != "keras3") {
+      out.push_back({"metadata.json", false, metadata_json(plan().source.keras_version), {}});
+      out.push_back({"config.json", false, config_, {}});
+      out.push_back({"model.weights.h5", true, {}, {}});
+      return out;
+    }
+    input_.emplace(plan().source.file);
+    for (const ZipEntry& e : input_->entries()) {
+      if (e.name == "config.json")
+        out.push_back({e.name, false, config_, {}});
+      else if (e.name == "model.weights.h5")
+        out.push_back({e.name, true, {}, {}});
+      else
+        out.push_back({e.name, false, {}, e});
+    }
+    if (std::none_of(out.begin(), out.end(), [](const Member& m) { return m.weights; }))
+      out.push_back({"model.weights.h5", true, {}, {}});
+    return out;
+  }
+
+  void open_archive() {
     try {
-      out = File::create(pending_->temp());
+      out_ = File::create(pending_->temp());
     } catch (const Error& e) {
       throw replace_context(e, pending_->temp().string(), target_.string());
     }
-    ZipWriter zip(out, target_.string(), ZipWriter::kZip64Limit, options_.threads);
-    auto put_text = [&](const std::string& name, const std::string& text) {
-      zip.begin_member(name, text.size(), ZipWriter::Method::stored);
-      zip.write(text.data(), text.size());
-      zip.end_member();
-    };
-    if (input_archive_.empty()) {
-      put_text("metadata.json", metadata_json(keras_version_));
-      put_text("config.json", config_);
-      put_weights(zip);
-    } else {
-      ZipReader in(input_archive_);
-      bool have_weights = false;
-      for (const ZipEntry& e : in.entries()) {
-        if (e.name == "config.json") {
-          put_text(e.name, config_);
-        } else if (e.name == "model.weights.h5") {
-          put_weights(zip);
-          have_weights = true;
-        } else {
-          zip.begin_member(e.name, e.size, ZipWriter::Method::stored);
-          in.read(e, [&](const void* p, std::size_t n) { zip.write(p, n); });
-          zip.end_member();
-        }
-      }
-      if (!have_weights) put_weights(zip);
-    }
-    zip.finish();
-    bytes_ = zip.bytes_written();
-    pending_->commit_file(out);
+    zip_.emplace(out_, target_.string(), ZipWriter::kZip64Limit, options_.threads);
   }
 
-  void put_weights(ZipWriter& zip) {
+  void put_member(const Member& m) {
+    if (m.carried) {
+      zip_->begin_member(m.name, m.carried->size, ZipWriter::Method::stored);
+      input_->read(*m.carried, [&](const void* p, std::size_t n) { zip_->write(p, n); });
+    } else {
+      zip_->begin_member(m.name, m.text.size(), ZipWriter::Method::stored);
+      zip_->write(m.text.data(), m.text.size());
+    }
+    zip_->end_member();
+  }
+
+  // The compressed path: the finished temporary weights file, copied into the archive.
+  void copy_weights() {
     File h5;
     std::uint64_t size = 0;
     try {
@@ -148,26 +189,29 @@ class KerasSink final : public OrderedSink {
     } catch (const Error& e) {
       throw replace_context(e, weights_.path.string(), target_.string() + ":model.weights.h5");
     }
-    zip.begin_member("model.weights.h5", size, ZipWriter::Method::stored);
+    zip_->begin_member("model.weights.h5", size, ZipWriter::Method::stored);
     std::vector<char> buf(std::size_t{1} << 20);
     for (std::uint64_t off = 0; off < size;) {
       const std::size_t n = h5.pread_some(buf.data(), buf.size(), off);
       if (n == 0)
         throw Error(Errc::io, target_.string() + ":model.weights.h5: temporary file shrank");
-      zip.write(buf.data(), n);
+      zip_->write(buf.data(), n);
       off += n;
     }
-    zip.end_member();
+    zip_->end_member();
   }
 
   std::filesystem::path target_;
   SinkOptions options_;
   H5StructureWriter::Options writer_options_;
   std::string config_;
-  std::string input_archive_;  // the input .keras, whose other members are carried over
-  std::string keras_version_;
-  std::optional<PendingOutput> pending_;  // destroyed last: after the scratch file is closed
+  std::optional<ZipReader> input_;  // the input .keras, whose other members are carried over
+  std::vector<Member> members_;
+  std::size_t next_ = 0;                  // members_[next_] is the next to write
+  std::optional<PendingOutput> pending_;  // destroyed last: after the files are closed
   Scratch weights_;
+  File out_;
+  std::optional<ZipWriter> zip_;  // writes out_
   std::optional<H5StructureWriter> writer_;
 };
 

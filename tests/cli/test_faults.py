@@ -13,25 +13,34 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from k64test import CLI, GOLDEN, load_classic, make_weights_h5, run, temp_leftovers  # noqa: E402
+from k64test import (CLI, GOLDEN, load_classic, load_output, make_keras,  # noqa: E402
+                     make_weights_h5, run, temp_leftovers)
 
-FORMS = ["npy", "npz", "npz-deflate", "memmap"]
+FORMS = ["npy", "npz", "npz-deflate", "memmap", "safetensors", "weights.h5", "keras"]
 
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
-    """A 48 MB float32 weights file: conversions take long enough to be interrupted."""
+    """A 48 MB float32 weights file (and the same as a .keras): conversions take long enough to
+    be interrupted."""
     d = tmp_path_factory.mktemp("big")
     arrays = make_weights_h5(d / "big.weights.h5", 48 << 20)
+    make_keras(d / "big.keras", d / "big.weights.h5", arrays)
     return d / "big.weights.h5", [a.astype(np.float64) for a in arrays]
 
 
 def out_name(form):
-    return "out.npz" if form.startswith("npz") else "out"
+    return {"npz": "out.npz", "npz-deflate": "out.npz", "safetensors": "out.safetensors",
+            "weights.h5": "out.weights.h5", "keras": "out.keras"}.get(form, "out")
+
+
+def source(big, form):
+    """--to keras needs the model's config: its input is the .keras."""
+    return big[0].with_name("big.keras") if form == "keras" else big[0]
 
 
 def assert_complete(form, out, want):
-    got = load_classic(form, out)
+    got = load_output(form, out)
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert np.array_equal(g, w)
@@ -45,7 +54,7 @@ def start(*args):
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
 def test_ctrl_c_leaves_nothing_or_complete(tmp_path, big, form, delay):
-    src, want = big
+    src, want = source(big, form), big[1]
     out = tmp_path / out_name(form)
     p = start("convert", src, "-o", out, "--to", form, "-q")
     time.sleep(delay)
@@ -65,7 +74,7 @@ def test_ctrl_c_leaves_nothing_or_complete(tmp_path, big, form, delay):
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("delay", [0.0, 0.03, 0.1, 0.3])
 def test_sigkill_never_leaves_a_partial_target(tmp_path, big, form, delay):
-    src, want = big
+    src, want = source(big, form), big[1]
     out = tmp_path / out_name(form)
     p = start("convert", src, "-o", out, "--to", form, "-q")
     time.sleep(delay)
@@ -111,7 +120,7 @@ def small_disk(tmp_path):
 
 @pytest.mark.parametrize("form", FORMS)
 def test_disk_full(tmp_path, big, small_disk, form):
-    src, _ = big
+    src = source(big, form)
     disk, mounted = small_disk
     out = disk / out_name(form)
     cmd = [CLI, "convert", str(src), "-o", str(out), "--to", form, "-q"]

@@ -38,6 +38,60 @@ def assert_bit_equal(got, want, what=""):
     assert np.array_equal(g, w), f"{what}: values differ"
 
 
+def load_output(form, out):
+    """Reads any keras64 output with numpy/h5py/zipfile alone, tensors in get_weights() order.
+    The HDF5 forms list layers/*/vars/<i> in layer-name order, which is get_weights() order for
+    make_weights_h5's models (dense, dense_1, ...: fewer than 10 layers)."""
+    import io
+    import zipfile
+
+    out = Path(out)
+    if form == "safetensors":
+        raw = out.read_bytes()
+        n = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8:8 + n])
+        order = json.loads(header["__metadata__"]["keras64.order"])
+        data = raw[8 + n:]
+        arrays = []
+        for name in order:
+            t = header[name]
+            a, b = t["data_offsets"]
+            assert t["dtype"] == "F64"
+            arrays.append(np.frombuffer(data[a:b], dtype="<f8").reshape(t["shape"]))
+        return arrays
+    if form in ("weights.h5", "keras"):
+        import h5py
+
+        src = io.BytesIO(zipfile.ZipFile(out).read("model.weights.h5")) if form == "keras" else out
+        with h5py.File(src, "r") as f:
+            return [f[f"layers/{layer}/vars/{v}"][()] for layer in sorted(f["layers"])
+                    for v in sorted(f[f"layers/{layer}/vars"], key=int)]
+    return load_classic(form, out)
+
+
+def make_keras(path, weights_h5, arrays):
+    """Wraps a make_weights_h5 file into a .keras: a Sequential of the Dense layers it holds."""
+    import zipfile
+
+    layers = [{"module": "keras.layers", "class_name": "InputLayer",
+               "config": {"batch_shape": [None, int(arrays[0].shape[0])], "dtype": "float32",
+                          "name": "input_layer"}, "registered_name": None}]
+    for i in range(len(arrays) // 2):
+        k = arrays[2 * i]
+        layers.append({"module": "keras.layers", "class_name": "Dense", "registered_name": None,
+                       "config": {"name": "dense" if i == 0 else f"dense_{i}",
+                                  "units": int(k.shape[1]), "use_bias": True,
+                                  "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                                            "config": {"name": "float32"}, "registered_name": None}},
+                       "build_config": {"input_shape": [None, int(k.shape[0])]}})
+    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+              "config": {"name": "sequential", "trainable": True, "layers": layers}}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.15.0"}))
+        z.writestr("config.json", json.dumps(config))
+        z.write(weights_h5, "model.weights.h5")
+
+
 def load_classic(form, out):
     """Reads an output the way the numpy recipe's users do, with no help from keras64."""
     out = Path(out)

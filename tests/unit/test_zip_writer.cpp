@@ -1,6 +1,7 @@
 // The streaming ZIP writer: Python's zipfile (what np.load uses) and Info-ZIP's unzip read what
 // it writes, stored and deflated, with and without ZIP64 (forced by a low threshold).
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <nlohmann/json.hpp>
 #include <random>
@@ -161,6 +162,42 @@ TEST(ZipWriter, Zip64MixedThreshold) {
   const std::vector<bool> want = {false, false, false, true, true, true};
   for (std::size_t i = 0; i < want.size(); ++i)
     EXPECT_EQ(seen["members"][i]["zip64"].get<bool>(), want[i]) << i;
+}
+
+TEST(ZipWriter, InPlaceMemberWrittenOutOfOrder) {
+  // The .keras sink's model.weights.h5: header by the writer, bytes by the caller in any order.
+  if (!keras64::test::have_python()) GTEST_SKIP() << KERAS64_PYTHON << " not found";
+  ScratchDir dir;
+  auto members = sample_members();
+  const std::string body = members[3].data;  // 300,000 random bytes
+  members.insert(members.begin() + 2, Member{"model.weights.h5", ZipWriter::Method::stored, body});
+  for (std::uint64_t threshold : {ZipWriter::kZip64Limit, std::uint64_t{0}}) {
+    const auto path = dir / ("in_place_" + std::to_string(threshold) + ".zip");
+    File f = File::create(path);
+    ZipWriter zip(f, "out.zip", threshold);
+    for (const auto& m : members) {
+      if (m.name != "model.weights.h5") {
+        zip.begin_member(m.name, m.data.size(), m.method);
+        zip.write(m.data.data(), m.data.size());
+        zip.end_member();
+        continue;
+      }
+      const std::uint64_t base = zip.begin_member_in_place(m.name, body.size());
+      EXPECT_THROW(zip.write("x", 1), Error);
+      for (std::size_t end = body.size(); end > 0;) {  // back to front, 7,001 bytes at a time
+        const std::size_t from = end > 7001 ? end - 7001 : 0;
+        zip.writer().seek(base + from);
+        zip.writer().write(body.data() + from, end - from);
+        end = from;
+      }
+      zip.end_member_in_place(static_cast<std::uint32_t>(
+          crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()))));
+    }
+    zip.finish();
+    EXPECT_EQ(zip.bytes_written(), f.size());
+    f.close();
+    check_members(read_with_python(dir, path, members), members);
+  }
 }
 
 TEST(ZipWriter, ManyMembersAndLevels) {
