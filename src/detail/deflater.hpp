@@ -43,4 +43,32 @@ inline std::uint64_t deflate_bound(std::uint64_t n) {
 /// thread, in order.
 std::unique_ptr<Deflater> make_deflater(int level, unsigned threads, Deflater::Output out);
 
+class BlockPool;
+
+/// Independent blocks - HDF5 chunks - each compressed to a complete zlib stream (what HDF5's
+/// deflate filter stores, for H5Dwrite_chunk), after HDF5's byte shuffle when asked, on worker
+/// threads. Levels as make_deflater. Results are delivered on the calling thread, in submission
+/// order, during submit() or finish(); an exception from a worker or from `out` propagates there.
+class ChunkDeflater {
+ public:
+  static constexpr std::size_t kMaxChunk = std::size_t{1} << 20;
+  using Output = std::function<void(std::uint64_t tag, const void* data, std::size_t n)>;
+
+  ChunkDeflater(int level, unsigned threads, Output out);
+  ~ChunkDeflater();
+  ChunkDeflater(const ChunkDeflater&) = delete;
+  ChunkDeflater& operator=(const ChunkDeflater&) = delete;
+
+  /// Where the next chunk's bytes go: kMaxChunk bytes, valid until submit().
+  unsigned char* buffer();
+  /// Submits the first n bytes of buffer() as chunk `tag`, shuffled by elements of `shuffle`
+  /// bytes first when shuffle > 1.
+  void submit(std::size_t n, std::size_t shuffle, std::uint64_t tag);
+  /// Waits for and delivers every submitted chunk.
+  void finish();
+
+ private:
+  std::unique_ptr<BlockPool> pool_;
+};
+
 }  // namespace keras64::detail

@@ -148,7 +148,8 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
       shown_(std::move(shown)),
       options_(options),
       plan_(&plan),
-      raw_(!options.compress && std::endian::native == std::endian::little) {
+      raw_(!options.compress && std::endian::native == std::endian::little),
+      direct_chunks_(options.compress && std::endian::native == std::endian::little) {
   h5::silence();
   const std::vector<NativeFile> inputs =
       plan.origin ? plan.origin->native_files() : std::vector<NativeFile>{};
@@ -167,6 +168,7 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
       throw Error(Errc::internal, shown_ + ":" + path + ": planned twice");
   }
   created_.assign(plan.tensors.size(), false);
+  chunked_.assign(plan.tensors.size(), Chunking{});
 
   h5::Id fapl = plist(H5P_FILE_ACCESS);
   h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree",
@@ -287,19 +289,17 @@ void H5StructureWriter::create_planned(hid_t in_dset, hid_t out_parent, const st
               Errc::internal);
   }
   if (options_.compress && !shape.empty() && elements * info(pt.dtype).size >= kMinCompressBytes) {
-    // About kChunkBytes per chunk: halve the largest dimension until it fits.
-    std::vector<hsize_t> chunk = dims;
+    // Chunks of at most kChunkBytes shaped [1, ..., 1, c, d_j+1, ..., d_n-1]: each is one flat
+    // (row-major) range of the tensor, so it is cut from the stream as the data arrive.
     const std::uint64_t es = info(pt.dtype).size;
-    auto bytes = [&] {
-      std::uint64_t b = es;
-      for (auto d : chunk) b *= d;
-      return b;
-    };
-    while (bytes() > kChunkBytes) {
-      auto k = std::max_element(chunk.begin(), chunk.end());
-      if (*k <= 1) break;
-      *k = (*k + 1) / 2;
-    }
+    std::size_t j = dims.size() - 1;
+    std::uint64_t trailing = 1;  // elements per step along axis j
+    while (j > 0 && trailing * dims[j] * es <= kChunkBytes) trailing *= dims[j--];
+    std::vector<hsize_t> chunk(dims.size(), 1);
+    chunk[j] =
+        std::max<std::uint64_t>(1, std::min<std::uint64_t>(dims[j], kChunkBytes / (trailing * es)));
+    for (std::size_t k = j + 1; k < dims.size(); ++k) chunk[k] = dims[k];
+    chunked_[index] = {j, chunk[j], trailing};
     h5::check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()),
               "cannot set chunking", Errc::internal);
     h5::check(H5Pset_shuffle(dcpl.get()), "cannot set the shuffle filter", Errc::internal);
@@ -479,6 +479,11 @@ void H5StructureWriter::open(std::size_t index) {
   raw_done_ = 0;
   tensor_crc_ = 0;
   carry_.clear();
+  if (direct_chunks_ && chunked_[index].step) {
+    chunk_at_ = 0;
+    chunk_used_ = 0;
+    return;
+  }
   if (raw_) {
     try {
       if (!target_) {  // our own file: the skeleton, written in place
@@ -503,6 +508,10 @@ void H5StructureWriter::open(std::size_t index) {
 
 void H5StructureWriter::append(const void* data, std::size_t n) {
   const PlannedTensor& pt = plan_->tensors[current_];
+  if (direct_chunks_ && chunked_[current_].step) {
+    append_chunked(static_cast<const unsigned char*>(data), n);
+    return;
+  }
   if (raw_) {
     // The bytes arrive in the planned dtype, native (little-endian) order: the file's own.
     if (n > pt.nbytes() - raw_done_)
@@ -546,8 +555,68 @@ void H5StructureWriter::append(const void* data, std::size_t n) {
   }
 }
 
+void H5StructureWriter::append_chunked(const unsigned char* p, std::size_t n) {
+  const PlannedTensor& pt = plan_->tensors[current_];
+  const Chunking& c = chunked_[current_];
+  const std::uint64_t es = info(pt.dtype).size;
+  const std::uint64_t axis_len = pt.source.shape[c.axis];
+  const std::uint64_t row = c.trailing * es;  // bytes per step along the chunk axis
+  const std::uint64_t full = c.step * row;    // bytes of a whole chunk
+  if (!chunks_)
+    chunks_.emplace(
+        options_.level, options_.threads,
+        [this](std::uint64_t tag, const void* z, std::size_t zn) { write_chunk(tag, z, zn); });
+  while (n > 0) {
+    // This chunk holds chunk_at_'s steps along the axis up to the axis end or the chunk's size.
+    const std::uint64_t flat_row = chunk_at_ / c.trailing;  // steps before the chunk
+    const std::uint64_t along = flat_row % axis_len;        // its index along the axis
+    const std::uint64_t data_bytes = std::min<std::uint64_t>(c.step, axis_len - along) * row;
+    const std::size_t take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(n, data_bytes - chunk_used_));
+    std::memcpy(chunks_->buffer() + chunk_used_, p, take);
+    chunk_used_ += take;
+    p += take;
+    n -= take;
+    if (chunk_used_ < data_bytes) break;
+    // Complete: pad an edge chunk to full size (HDF5 stores edge chunks whole), then submit.
+    std::memset(chunks_->buffer() + data_bytes, 0, static_cast<std::size_t>(full - data_bytes));
+    PendingChunk pc{current_, std::vector<hsize_t>(pt.source.shape.size(), 0)};
+    std::uint64_t rest = flat_row;  // the chunk's first element's coordinates, axes <= axis
+    for (std::size_t k = c.axis + 1; k-- > 0;) {
+      pc.offset[k] = rest % pt.source.shape[k];
+      rest /= pt.source.shape[k];
+    }
+    pending_chunks_.push_back(std::move(pc));
+    chunks_->submit(static_cast<std::size_t>(full), es, next_tag_++);
+    chunk_at_ += data_bytes / es;
+    chunk_used_ = 0;
+  }
+}
+
+void H5StructureWriter::write_chunk(std::uint64_t tag, const void* z, std::size_t n) {
+  (void)tag;  // chunks come back in submission order: pending_chunks_.front() is this one
+  const PendingChunk pc = std::move(pending_chunks_.front());
+  pending_chunks_.pop_front();
+  const std::string& path = plan_->tensors[pc.index].source.dataset;
+  try {
+    if (!chunk_dset_.valid() || chunk_dset_index_ != pc.index) {
+      chunk_dset_ = h5::open_dataset(file_.get(), path);
+      chunk_dset_index_ = pc.index;
+    }
+    h5::check(H5Dwrite_chunk(chunk_dset_.get(), H5P_DEFAULT, 0, pc.offset.data(), n, z),
+              "cannot write a chunk", Errc::io);
+  } catch (...) {
+    fail(path);
+  }
+}
+
 void H5StructureWriter::close_tensor() {
   const PlannedTensor& pt = plan_->tensors[current_];
+  if (direct_chunks_ && chunked_[current_].step) {
+    if (chunk_at_ != pt.source.elements() || chunk_used_ != 0)
+      throw Error(Errc::internal, shown_ + ":" + pt.source.dataset + ": ended inside the data");
+    return;
+  }
   if (raw_ ? raw_done_ != pt.nbytes() : !carry_.empty())
     throw Error(Errc::internal, shown_ + ":" + pt.source.dataset + ": ended inside the data");
   if (embedded_ && pt.nbytes() > 0)
@@ -569,6 +638,11 @@ void H5StructureWriter::close_hdf5() {
 void H5StructureWriter::close() {
   dset_ = h5::Id();
   mtype_ = h5::Id();
+  if (chunks_) {
+    chunks_->finish();
+    chunks_.reset();
+  }
+  chunk_dset_ = h5::Id();
   seal();
   closed_ = true;
   if (raw_) {

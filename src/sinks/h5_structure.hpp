@@ -22,11 +22,18 @@
 // same bounded page-cache window as every other sink. HDF5's own writes (H5Dwrite through the
 // sec2 driver) leave the whole output dirty in the page cache and made a 1 GB conversion swing
 // between 1.0 and 3.6 s on the reference VM (issue #6); this path is what makes the .weights.h5
-// output as steady as safetensors. Compressed datasets are written by H5Dwrite.
+// output as steady as safetensors.
+//
+// With compression, chunks are shaped [1, ..., 1, c, d_j+1, ..., d_n-1] (at most 1 MiB), so
+// each chunk is one flat range of the tensor: it is cut from the stream, shuffled and deflated
+// to a zlib stream on worker threads (ChunkDeflater, ISA-L for levels 1-3, zlib for 4-9) and
+// stored with H5Dwrite_chunk - what HDF5's own filters would store, on every core. Only the
+// small contiguous datasets go through H5Dwrite.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -34,6 +41,7 @@
 #include <vector>
 
 #include "detail/buffered_writer.hpp"
+#include "detail/deflater.hpp"
 #include "detail/file.hpp"
 #include "detail/h5.hpp"
 #include "keras64/sink.hpp"
@@ -44,7 +52,8 @@ class H5StructureWriter {
  public:
   struct Options {
     bool compress = false;
-    int level = 4;  ///< deflate level 0-9 when compress
+    int level = 1;         ///< deflate level 0-9 when compress (1-3 ISA-L, 4-9 zlib)
+    unsigned threads = 0;  ///< compression threads when compress (0: one per core)
   };
 
   /// Creates `temp` (which must not exist) and copies the structure of `plan.origin`'s native
@@ -92,7 +101,9 @@ class H5StructureWriter {
   void create_planned(hid_t in_dset, hid_t out_parent, const std::string& name,
                       const std::string& path, std::size_t index);
   [[noreturn]] void fail(const std::string& where) const;
-  void seal();        // raw mode: learn the data offsets and close the HDF5 file
+  void seal();  // raw mode: learn the data offsets and close the HDF5 file
+  void append_chunked(const unsigned char* p, std::size_t n);
+  void write_chunk(std::uint64_t tag, const void* z, std::size_t n);  // ChunkDeflater output
   void close_hdf5();  // H5Fclose, reporting a failure to write the last metadata
 
   std::filesystem::path temp_;
@@ -129,6 +140,25 @@ class H5StructureWriter {
   bool embedded_ = false;
   std::vector<Segment> segments_;
   std::uint32_t tensor_crc_ = 0;
+  // Compressed (see the file comment).
+  struct Chunking {
+    std::size_t axis = 0;        // j: chunk dims are 1 before it, all of the dim after it
+    std::uint64_t step = 0;      // chunk length along axis j; 0: not chunked
+    std::uint64_t trailing = 0;  // elements per step along axis j
+  };
+  struct PendingChunk {
+    std::size_t index;            // plan index
+    std::vector<hsize_t> offset;  // of the chunk in the dataset
+  };
+  bool direct_chunks_ = false;
+  std::vector<Chunking> chunked_;  // per plan index
+  std::optional<ChunkDeflater> chunks_;
+  std::deque<PendingChunk> pending_chunks_;  // submitted, not yet written, in order
+  std::uint64_t next_tag_ = 0;
+  std::uint64_t chunk_at_ = 0;  // elements of the current tensor in submitted chunks
+  std::size_t chunk_used_ = 0;  // bytes in the chunk being filled
+  h5::Id chunk_dset_;           // the dataset chunks are being written to
+  std::size_t chunk_dset_index_ = 0;
 };
 
 /// The HDF5 file type h5py uses for `t` (see the file comment); the caller owns it.

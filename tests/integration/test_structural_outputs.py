@@ -351,6 +351,39 @@ def test_compressed_large(tmp_path):
     assert "compressed to" in summary
 
 
+@pytest.mark.parametrize("level", [None, "3", "6"])
+@pytest.mark.parametrize("chunk", [None, "7777"])
+def test_compressed_chunk_shapes(tmp_path, level, chunk):
+    """Chunks are cut from the stream (one flat range each, edge chunks padded), shuffled and
+    deflated by keras64: h5py reads back every value, for rows longer than a chunk, rows that
+    do not divide, float16 input, any level, odd stream pieces."""
+    rng = np.random.default_rng(3)
+    values = {
+        "layers/a/vars/0": rng.standard_normal((300, 70)).astype(np.float32),    # one chunk
+        "layers/a/vars/1": rng.standard_normal((2, 140001)).astype(np.float32),  # row > 1 MiB
+        "layers/b/vars/0": rng.standard_normal((3, 5, 30001)).astype(np.float16),  # [1, 4, 30001]
+        "layers/b/vars/1": rng.standard_normal((140001,)).astype(np.float32),
+        "layers/c/vars/0": rng.standard_normal((2, 1, 2, 140001)).astype(np.float32),
+        "layers/c/vars/1": rng.standard_normal((1000, 3)).astype(np.float32),  # edge chunk: no
+    }
+    src = tmp_path / "in.weights.h5"
+    with h5py.File(src, "w") as f:
+        for k, v in values.items():
+            f[k] = v
+    out = tmp_path / "o.weights.h5"
+    args = ["--level", level] if level else []
+    args += ["--chunk-size", chunk] if chunk else []
+    run("convert", src, "-o", out, "--to", "weights.h5", "--compress", "-q", *args)
+    with h5py.File(out, "r") as f:
+        for k, v in values.items():
+            d = f[k]
+            assert d.compression == "gzip" and d.shuffle, k
+            assert np.prod(d.chunks) * 8 <= 1 << 20, k
+            assert_bit_equal(d[()], v.astype(np.float64), k)
+        assert f["layers/a/vars/1"].chunks == (1, 131072)
+        assert f["layers/b/vars/0"].chunks == (1, 4, 30001)
+
+
 def _keras_with_config(tmp_path, mutate):
     src = GOLDEN / "mlp" / "model.keras"
     out = tmp_path / "in.keras"

@@ -189,3 +189,55 @@ print("ok")
 }
 
 }  // namespace
+
+// HDF5 chunks (ChunkDeflater): every chunk is a complete zlib stream that zlib's uncompress()
+// (HDF5's deflate filter inflates with zlib) turns back into the chunk, shuffled as HDF5's shuffle
+// filter does; chunks come back in submission order with their tags, at every level.
+TEST(ChunkDeflater, ZlibStreamsOfShuffledChunksInOrder) {
+  using keras64::detail::ChunkDeflater;
+  const std::string data = sample(5 * kMiB + 123, 3);
+  for (int level : {-1, 0, 1, 2, 3, 4, 9}) {
+    struct Piece {
+      std::uint64_t tag;
+      std::string z;
+    };
+    std::vector<Piece> got;
+    ChunkDeflater cd(level, 2, [&](std::uint64_t tag, const void* p, std::size_t n) {
+      got.push_back({tag, std::string(static_cast<const char*>(p), n)});
+    });
+    // Chunks of varied sizes and element sizes, including a full 1 MiB one, one byte, a tail
+    // shorter than an element (kept in place by the shuffle) and an empty chunk.
+    struct Cut {
+      std::size_t n, shuffle;
+    };
+    const std::vector<Cut> cuts = {{kMiB, 8}, {1, 8},    {4096, 4}, {1000003, 2},
+                                   {0, 8},    {kMiB, 1}, {13, 8},   {777777, 8}};
+    std::vector<std::string> want;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < cuts.size(); ++i) {
+      const std::string chunk = data.substr(at, cuts[i].n);
+      at += cuts[i].n;
+      std::memcpy(cd.buffer(), chunk.data(), chunk.size());
+      cd.submit(chunk.size(), cuts[i].shuffle, 100 + i);
+      // the expected bytes: HDF5's shuffle, written out plainly
+      const std::size_t s = std::max<std::size_t>(cuts[i].shuffle, 1), count = chunk.size() / s;
+      std::string sh = chunk;
+      for (std::size_t k = 0; k < s; ++k)
+        for (std::size_t e = 0; e < count; ++e) sh[k * count + e] = chunk[e * s + k];
+      want.push_back(sh);
+    }
+    cd.finish();
+    ASSERT_EQ(got.size(), cuts.size()) << "level " << level;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].tag, 100 + i);
+      std::string back(want[i].size() + 1, '\0');
+      uLongf n = back.size();
+      ASSERT_EQ(uncompress(reinterpret_cast<Bytef*>(back.data()), &n,
+                           reinterpret_cast<const Bytef*>(got[i].z.data()), got[i].z.size()),
+                Z_OK)
+          << "level " << level << " chunk " << i;
+      back.resize(n);
+      EXPECT_TRUE(back == want[i]) << "level " << level << " chunk " << i;
+    }
+  }
+}
