@@ -21,12 +21,21 @@ std::string DirSink::note() const {
   return {};
 }
 
-// File names the temporary directory; the user knows the output by the path they gave.
+// File names the temporary directory; the user knows the output by the path they gave. The
+// error may name another file than `name` (the shared Writeback reports a kept file's failure).
 void DirSink::rethrow(const std::string& name) const {
   try {
     throw;
   } catch (const Error& e) {
-    throw replace_context(e, (pending_->temp() / name).string(), (target_ / name).string());
+    const std::string dir = pending_->temp().string() + "/";
+    const std::string_view what = e.what();
+    std::string file = name;
+    if (what.starts_with(dir)) {
+      const std::size_t end = what.find(": ", dir.size());
+      if (end != std::string_view::npos)
+        file = std::string(what.substr(dir.size(), end - dir.size()));
+    }
+    throw replace_context(e, (pending_->temp() / file).string(), (target_ / file).string());
   }
 }
 
@@ -43,7 +52,7 @@ void DirSink::on_open(std::size_t index) {
   try {
     out_.reset();
     file_ = File::create(pending_->temp() / name);
-    out_.emplace(file_);
+    out_.emplace(file_, writeback_);
     const std::string h = header(index);
     out_->write(h.data(), h.size());
     bytes_ += h.size();
@@ -63,15 +72,20 @@ void DirSink::on_append(const void* data, std::size_t n) {
 
 void DirSink::on_close(std::size_t index) {
   try {
-    out_->finish();  // the data is on the device; fsync waits until commit
+    out_->finish();
     out_.reset();
-    file_.close();
+    writeback_.keep(std::move(file_));  // closed once its last bytes are on the device
   } catch (...) {
     rethrow(files_[index].file);
   }
 }
 
 void DirSink::on_commit() {
+  try {
+    writeback_.drain();
+  } catch (...) {
+    rethrow(files_.empty() ? std::string() : files_.back().file);  // (names its own file)
+  }
   // One fsync per file, all at the end: the file system can commit their metadata together
   // (ext4: the first fsync commits every file's, the others find nothing left to do), where an
   // fsync after each file cost a journal commit each (about 1 s for 200 files, issue #6).

@@ -1,6 +1,8 @@
 // A directory output: one file per tensor, "weight_{i}<ext>" with i the plan index, plus
 // manifest.json. Files are created one at a time (so thousands of tensors never need thousands
 // of descriptors); every file is fsynced in commit(), before the directory appears at its path.
+// The files share one Writeback window, so a file's tail reaches the device while the next file
+// is written (waiting at the end of every file cost ~0.3 s per GB of npy output: issue #6).
 #pragma once
 
 #include <filesystem>
@@ -41,6 +43,7 @@ class DirSink : public OrderedSink {
   std::string extension_;
   std::optional<PendingOutput> pending_;
   std::vector<ManifestFile> files_;
+  Writeback writeback_;  // shared by the files in turn, drained in commit()
   File file_;
   std::optional<BufferedWriter> out_;  // writes file_
   std::size_t current_ = 0;            // the open tensor
