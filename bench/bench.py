@@ -162,7 +162,9 @@ def numpy_worker(form, src, out):
             o.write(h)
             for w in weights:
                 o.write(w.astype(np.float64).tobytes())
-    elif form == "weights.h5":
+    elif form in ("weights.h5", "weights.h5+compress"):
+        # +compress: what h5py users write for a smaller file (gzip level 4, auto chunks)
+        opts = {"compression": "gzip", "shuffle": True} if form.endswith("compress") else {}
         with h5py.File(out, "w") as o:
             def copy(name, obj):
                 if isinstance(obj, h5py.Group):
@@ -171,7 +173,7 @@ def numpy_worker(form, src, out):
             f.visititems(copy)
             o.attrs.update(f.attrs)
             for n, w in zip(names, weights):
-                o.create_dataset(n, data=w.astype(np.float64))
+                o.create_dataset(n, data=w.astype(np.float64), **(opts if w.ndim else {}))
     else:
         raise SystemExit(f"unknown form {form}")
     f.close()
@@ -190,7 +192,8 @@ def numpy_worker(form, src, out):
 
 def out_path(workdir, form, side):
     ext = {"npy": "", "memmap": "", "npz": ".npz", "npz-deflate": ".npz",
-           "safetensors": ".safetensors", "weights.h5": ".weights.h5"}[form]
+           "safetensors": ".safetensors", "weights.h5": ".weights.h5",
+           "weights.h5+compress": ".weights.h5", "keras": ".keras"}[form]
     return os.path.join(workdir, f"out_{side}_{form}{ext}")
 
 
@@ -245,10 +248,10 @@ def keras64_forms(exe):
     text = subprocess.run([exe, "convert", "--help"], capture_output=True, text=True).stdout
     m = re.search(r"--to\s+\S*\s*(?:REQUIRED\s*)?Output format: ([^\n]*)", text)
     listed = set(re.findall(r"[a-z0-9.\-]+", m.group(1))) if m else set()
-    wanted = ["npy", "memmap", "npz", "npz-deflate", "safetensors", "weights.h5"]
+    wanted = ["npy", "memmap", "npz", "npz-deflate", "safetensors", "weights.h5", "keras"]
     forms = [f for f in wanted if f in listed] or wanted[:4]
     if "weights.h5" in forms:
-        forms.append("weights.h5+compress")
+        forms.insert(forms.index("weights.h5") + 1, "weights.h5+compress")
     return forms
 
 
@@ -288,20 +291,19 @@ def main():
     for size in sizes:
         h5, keras = ensure_model(a.workdir, size)
         for form in forms:
-            if form == "weights.h5+compress" and size > 100 and not a.slow:
-                continue  # HDF5's own single-threaded deflate: slow, and only its size is a target
             for src_kind, src in (("weights.h5", h5), (".keras", keras)):
+                if form == "keras" and src_kind != ".keras":
+                    continue  # a .keras output needs the model's config
                 np_runs, k_runs = [], []
                 numpy_reps = a.reps
-                if form == "npz-deflate" and size > 100 and not a.slow:
-                    numpy_reps = 0
-                elif form == "npz-deflate":
-                    numpy_reps = 1
+                if form in ("npz-deflate", "weights.h5+compress"):
+                    # zlib at 10-20 MB/s of float64: once at 100 MB, above only with --slow
+                    numpy_reps = 0 if size > 100 and not a.slow else 1
                 if src_kind == ".keras":
                     # numpy reads the member through zipfile (as Keras does): slow, so npy only, once
                     numpy_reps = 1 if form == "npy" else 0
-                if form == "weights.h5+compress":
-                    numpy_reps = 0
+                if form == "keras":
+                    numpy_reps = 0  # no numpy recipe writes a .keras
                 extra = ["--compress"] if form == "weights.h5+compress" else []
                 kform = form.split("+")[0]
                 for r in range(a.reps):
@@ -387,10 +389,12 @@ def write_results(a, rows, widen, forms):
                 and b["input"] == "weights.h5"]
         if base:
             lines.append(f"- {r['size']} MB {r['form']}: {r['k_time'] / base[0]['k_time']:.2f}")
+    lines += [""]
     for r in rows:
         if r["form"] == "weights.h5+compress" and r["input"] == "weights.h5":
             lines.append(f"- {r['size']} MB `--to weights.h5 --compress`: output is "
-                         f"{r['k_size'] / r['in_size']:.3f} of the float32 input's size")
+                         f"{r['k_size'] / r['in_size']:.3f} of the float32 input's size, "
+                         f"{r['in_size'] / 1e6 / r['k_time']:.0f} MB/s of float32 input")
     if widen:
         lines += ["", f"Widening f16 -> f64 into a reused buffer: keras64 "
                       f"{widen['f16_gelem_s']:.2f} G elements/s, bf16 {widen['bf16_gelem_s']:.2f}, "
