@@ -49,6 +49,8 @@ class BufferedWriter {
   /// flush(), then (own Writeback) waits until every byte written is on the device and drops it
   /// from the page cache. The caller still fsyncs (for the metadata) and closes the file.
   void finish();
+  /// The Writeback the writes are reported to (its own or the shared one).
+  Writeback& writeback() { return *writeback_; }
   /// The file offset the next write() goes to.
   std::uint64_t offset() const { return offset_ + used_; }
 

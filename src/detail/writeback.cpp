@@ -13,6 +13,7 @@ namespace {
 // Every kept file counts against the descriptor limit (often 1,024): past this many, wait for
 // everything rather than keep more (a directory of thousands of tiny tensors).
 constexpr std::size_t kMaxKept = 256;
+constexpr std::uint64_t kPage = 4096;  // pins are widened to whole pages of this size
 
 }  // namespace
 
@@ -46,6 +47,41 @@ void Writeback::keep(File&& file) {
   kept_.push_back(std::move(file));
   close_idle_kept();
   if (kept_.size() > kMaxKept) drain();
+}
+
+void Writeback::pin(const File& file, std::uint64_t from, std::uint64_t to) {
+  if (to <= from) return;
+  const std::uint64_t page = kPage;
+  const Range pin{file.fd(), from / page * page, (to + page - 1) / page * page};
+  // Sorted by (fd, from): a zip's pins arrive in file order, so this appends.
+  auto at = std::upper_bound(pins_.begin(), pins_.end(), pin, [](const Range& a, const Range& b) {
+    return a.fd < b.fd || (a.fd == b.fd && a.from < b.from);
+  });
+  pins_.insert(at, pin);
+}
+
+void Writeback::unpin(const File& file) {
+  std::erase_if(pins_, [fd = file.fd()](const Range& r) { return r.fd == fd; });
+}
+
+void Writeback::drop(const Range& r) {
+  // DONTNEED for r less the pinned pages of its file. Pins of one file hold increasing,
+  // page-aligned offsets (to non-decreasing), so the first that can overlap r is found by
+  // bisection.
+  auto p = std::partition_point(pins_.begin(), pins_.end(), [&](const Range& x) {
+    return x.fd < r.fd || (x.fd == r.fd && x.to <= r.from);
+  });
+  std::uint64_t at = r.from;
+  auto advise = [&](std::uint64_t from, std::uint64_t to) {
+    if (to > from)
+      ::posix_fadvise(r.fd, static_cast<off_t>(from), static_cast<off_t>(to - from),
+                      POSIX_FADV_DONTNEED);
+  };
+  for (; p != pins_.end() && p->fd == r.fd && p->from < r.to; ++p) {
+    advise(at, std::max(at, p->from));
+    at = std::max(at, p->to);
+  }
+  advise(at, std::max(at, r.to));
 }
 
 void Writeback::drain() {
@@ -91,9 +127,7 @@ void Writeback::sync(const Range& r, bool wait) {
     }
     throw io_error(paths_[r.fd] + ": write failed", err);
   }
-  if (wait)
-    ::posix_fadvise(r.fd, static_cast<off_t>(r.from), static_cast<off_t>(r.to - r.from),
-                    POSIX_FADV_DONTNEED);
+  if (wait) drop(r);
 }
 
 }  // namespace keras64::detail

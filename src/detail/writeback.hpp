@@ -44,6 +44,12 @@ class Writeback {
   /// Takes over a file that will not be written again: it stays open until its ranges have been
   /// waited for, then is closed. (Without it the caller must not close a file before drain().)
   void keep(File&& file);
+  /// Bytes [from, to) of `file` will be written again soon (a zip local header, patched with the
+  /// CRC after its member's data): the pages holding them are not dropped from the page cache
+  /// until unpin(), so the patch does not have to read a page back from the device first.
+  void pin(const File& file, std::uint64_t from, std::uint64_t to);
+  /// Removes every pin of `file`.
+  void unpin(const File& file);
   /// Starts writeback of everything recorded, waits for all of it, drops it from the page cache
   /// and closes the kept files. The caller still fsyncs (for the metadata).
   void drain();
@@ -55,6 +61,7 @@ class Writeback {
   };
   using Window = std::vector<Range>;
   void sync(const Range& r, bool wait);
+  void drop(const Range& r);  // from the page cache, sparing pinned pages
   void wait_oldest();
   void close_idle_kept();
 
@@ -66,6 +73,7 @@ class Writeback {
   std::deque<Window> flight_;       // started, oldest first
   std::vector<File> kept_;          // closed by their owner, open here until waited for
   std::vector<std::string> paths_;  // by fd, for messages
+  std::vector<Range> pins_;         // page-aligned
 };
 
 }  // namespace keras64::detail

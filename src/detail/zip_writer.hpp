@@ -8,8 +8,9 @@
 //   [end of central directory 22 B]
 //
 // The local header is written before the data with the sizes known from the plan; CRC-32 (and
-// the compressed size of deflated members) are patched in with pwrite afterwards, so no data
-// descriptors are needed. Output is deterministic: every timestamp is 1980-01-01 00:00:00.
+// the compressed size of deflated members) are patched in with pwrite by finish(), once
+// everything else is on the device, so no data descriptors are needed. Output is deterministic:
+// every timestamp is 1980-01-01 00:00:00.
 #pragma once
 
 #include <cstddef>
@@ -59,8 +60,8 @@ class ZipWriter {
   BufferedWriter& writer() { return out_; }
   /// Ends the in-place member; `crc` is the CRC-32 of its bytes in order.
   void end_member_in_place(std::uint32_t crc);
-  /// Writes the central directory and end records and waits for the data to reach the device.
-  /// The caller then syncs and closes the file.
+  /// Writes the central directory and end records, waits for the data to reach the device, then
+  /// patches the local headers' CRCs. The caller then syncs and closes the file.
   void finish();
 
   /// Bytes written to the file so far.
@@ -78,7 +79,7 @@ class ZipWriter {
   };
 
   void put(const void* data, std::size_t n);  // appends to the file, counting offset_
-  void patch_local_header();
+  void patch_local_headers();
   void write_central_directory();
   [[noreturn]] void rethrow(const std::string& where);
   std::string where() const;
