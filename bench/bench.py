@@ -227,6 +227,15 @@ def run_child(argv, drop_caches):
     return wall, ru.ru_maxrss * 1024, out
 
 
+def warm(path):
+    """Reads a file through once, so that it is in the page cache before a run (other runs'
+    outputs may have pushed it out: without this the first runs of a 4 GB cell read from the
+    device, both sides' times fell run by run, and the medians were skewed)."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
 def run_numpy(form, src, out, drop):
     remove(out)
     _, rss, text = run_child([PY, os.path.abspath(__file__), "--numpy-worker", form, src, out], drop)
@@ -310,6 +319,8 @@ def main():
                     # Alternate which side goes first.
                     order = ["numpy", "keras64"] if r % 2 == 0 else ["keras64", "numpy"]
                     for side in order:
+                        if not a.drop_caches:
+                            warm(src)  # untimed; ~1 s per 4 GB when it is cached already
                         if side == "numpy" and r < numpy_reps:
                             np_runs.append(run_numpy(form, src, out_path(a.workdir, form, "np"),
                                                      a.drop_caches))
