@@ -231,9 +231,9 @@ def warm(path):
     """Reads a file through once, so that it is in the page cache before a run (other runs'
     outputs may have pushed it out: without this the first runs of a 4 GB cell read from the
     device, both sides' times fell run by run, and the medians were skewed)."""
-    with open(path, "rb") as f:
-        while f.read(1 << 24):
-            pass
+    # In a child: reading in this process would raise its RSS, which the children it forks
+    # then report as their own ru_maxrss.
+    subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
 
 
 def run_numpy(form, src, out, drop):
