@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 
 #include "detail/file.hpp"
 #include "detail/h5_superblock.hpp"
@@ -31,13 +32,27 @@ herr_t walk_cb(unsigned n, const H5E_error2_t* err, void* data) {
   return 0;
 }
 
+// The sec2 driver describes an I/O failure as "file write failed: time = ..., filename = '<a
+// temporary path>', ..., error message = 'No space left on device', buf = 0x..., ...": keep the
+// operation and the system's reason, as keras64's own I/O errors say it.
+std::string tidy(std::string msg) {
+  static constexpr std::string_view kReason = "error message = '";
+  const std::size_t colon = msg.find(": time = ");
+  const std::size_t at = msg.find(kReason);
+  if (colon == std::string::npos || at == std::string::npos) return msg;
+  const std::size_t from = at + kReason.size();
+  const std::size_t to = msg.find('\'', from);
+  if (to == std::string::npos) return msg;
+  return msg.substr(0, colon) + ": " + msg.substr(from, to - from);
+}
+
 }  // namespace
 
 std::string last_error() {
   std::string msg;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &msg);
   H5Eclear2(H5E_DEFAULT);
-  return msg;
+  return tidy(std::move(msg));
 }
 
 hid_t check(hid_t status, const std::string& what, Errc code) {

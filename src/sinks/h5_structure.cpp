@@ -1,6 +1,7 @@
 #include "sinks/h5_structure.hpp"
 
 #include <isa-l/crc.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -205,7 +206,22 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
     }
 }
 
-H5StructureWriter::~H5StructureWriter() = default;
+H5StructureWriter::~H5StructureWriter() {
+  if (!file_.valid()) return;
+  // Abandoned (an error, Ctrl-C) while HDF5 still has the file open: it is about to be removed,
+  // but closing it flushes HDF5's metadata first. When that flush fails (a full disk: the
+  // compressed path's chunk index) HDF5 1.10 keeps the half-closed file and crashes on it when
+  // the library shuts down at exit. Truncating the doomed file first gives the flush room.
+  chunks_.reset();
+  chunk_dset_ = h5::Id();
+  dset_ = h5::Id();
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file_.get(), H5P_DEFAULT, &handle) >= 0 && handle)
+    (void)::ftruncate(*static_cast<int*>(handle), 0);
+  H5Eclear2(H5E_DEFAULT);
+  file_.reset();
+  H5Eclear2(H5E_DEFAULT);
+}
 
 void H5StructureWriter::fail(const std::string& where) const {
   try {
