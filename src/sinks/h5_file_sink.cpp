@@ -19,13 +19,17 @@
 
 namespace keras64::detail {
 
-int hdf5_deflate_level(const SinkOptions& options, std::string_view format) {
-  if (options.level == -1) return 1;  // ISA-L's fastest: the npz-deflate default too
-  if (options.level < 0 || options.level > 9)
+H5StructureWriter::Options hdf5_writer_options(const SinkOptions& options,
+                                               std::string_view format) {
+  H5StructureWriter::Options o;
+  o.compress = options.compress;
+  o.threads = options.threads;
+  o.level = options.level == -1 ? 1 : options.level;  // ISA-L's fastest, as npz-deflate's
+  if (o.level < 0 || o.level > 9)
     throw Error(Errc::invalid_argument, "compression level " + std::to_string(options.level) +
                                             " is out of range for " + std::string(format) +
                                             " (0-9)");
-  return options.level;
+  return o;
 }
 
 void require_source_kind(const Plan& plan, std::string_view prefix, std::string_view format,
@@ -46,9 +50,7 @@ class H5FileSink final : public OrderedSink {
       : target_(std::move(target)), options_(options), flavor_(flavor) {
     const std::string name = target_.filename().string();
     const std::string_view format = flavor_ == Flavor::keras3 ? "weights.h5" : "legacy-h5";
-    writer_options_.compress = options_.compress;
-    writer_options_.level = hdf5_deflate_level(options_, format);
-    writer_options_.threads = options_.threads;
+    writer_options_ = hdf5_writer_options(options_, format);
     // Keras picks its reader by file name (docs/keras-formats.md §0).
     if (flavor_ == Flavor::keras3 && !name.ends_with(".weights.h5"))
       throw Error(Errc::invalid_argument, target_.string() +

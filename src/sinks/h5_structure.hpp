@@ -38,6 +38,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "detail/buffered_writer.hpp"
@@ -160,6 +161,11 @@ class H5StructureWriter {
   h5::Id chunk_dset_;           // the dataset chunks are being written to
   std::size_t chunk_dset_index_ = 0;
 };
+
+/// The writer options for an HDF5 output (weights.h5, keras, legacy-h5) from the sink's:
+/// compression, its threads, and SinkOptions::level (-1 gives 1, ISA-L's fast deflate; else
+/// 0-9, or Error{invalid_argument} naming `format`). Defined in h5_file_sink.cpp.
+H5StructureWriter::Options hdf5_writer_options(const SinkOptions& options, std::string_view format);
 
 /// The HDF5 file type h5py uses for `t` (see the file comment); the caller owns it.
 h5::Id h5_file_type(DType t);

@@ -59,9 +59,7 @@ class KerasSink final : public OrderedSink {
  public:
   KerasSink(std::filesystem::path target, const SinkOptions& options)
       : target_(std::move(target)), options_(options) {
-    writer_options_.compress = options_.compress;
-    writer_options_.level = hdf5_deflate_level(options_, "keras");
-    writer_options_.threads = options_.threads;
+    writer_options_ = hdf5_writer_options(options_, "keras");
     if (!target_.filename().string().ends_with(".keras"))
       throw Error(Errc::invalid_argument, target_.string() +
                                               ": a Keras model file must be named *.keras "

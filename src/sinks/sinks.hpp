@@ -43,9 +43,6 @@ std::unique_ptr<Sink> make_legacy_h5_sink(const std::filesystem::path&, const Si
 /// --to safetensors: F64 tensors by name in plan order, streamed (safetensors_sink.cpp).
 std::unique_ptr<Sink> make_safetensors_sink(const std::filesystem::path&, const SinkOptions&);
 
-/// SinkOptions::level for the HDF5 outputs: -1 gives 1 (ISA-L, fast); else 0-9, or
-/// Error{invalid_argument} naming `format` (h5_file_sink.cpp).
-int hdf5_deflate_level(const SinkOptions& options, std::string_view format);
 /// Error{unsupported} unless plan.source.kind starts with `prefix` ("keras3", "legacy");
 /// `instead` says what --to `format` needs (h5_file_sink.cpp).
 void require_source_kind(const Plan& plan, std::string_view prefix, std::string_view format,
