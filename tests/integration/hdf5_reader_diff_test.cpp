@@ -134,8 +134,9 @@ class Comparer {
       if (str) {
         EXPECT_EQ(mine_.strings(obj, ours[i]), theirs[i].strings);
         EXPECT_EQ(mine_.string_array_attr(obj, ours[i].name), theirs[i].strings);
-        if (theirs[i].strings.size() == 1)
+        if (theirs[i].strings.size() == 1) {
           EXPECT_EQ(mine_.string_attr(obj, ours[i].name), theirs[i].strings[0]);
+        }
       } else {
         EXPECT_EQ(ours[i].data, theirs[i].raw);
       }
