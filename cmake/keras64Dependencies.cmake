@@ -1,5 +1,7 @@
 # Every dependency comes from Debian's -dev packages (scripts/install-deps.sh installs them).
-find_package(HDF5 REQUIRED COMPONENTS C)
+# The library's own dependencies are listed once more in keras64Config.cmake.in, for consumers of
+# the installed static library: keep the two lists in step.
+find_package(HDF5 REQUIRED COMPONENTS C)  # FindHDF5's imported target hdf5::hdf5
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)

@@ -1,13 +1,13 @@
-"""Offline install of the keras64 Python module with Debian's own tools:
+"""Builds the keras64 Python module with CMake (metadata: pyproject.toml).
 
-    python3 -m venv --system-site-packages .venv
-    .venv/bin/pip install --no-build-isolation ./python
-
---no-build-isolation makes pip use the installed setuptools instead of fetching one from PyPI.
-build_ext runs CMake on the repository around this folder (the C++ library and the pybind11
-module only: no CLI, no tests) and copies the built _keras64 into the package.
+build_ext runs CMake on the repository around this folder (the C++ library, the pybind11 module
+and the keras64 tool; no tests) and copies the built _keras64 and the tool (keras64/bin/keras64,
+which `python -m keras64` runs) into the package. The version is CMake's project version.
+pybind11 comes from the Python environment when it has one (PyPI's, in an isolated build), else
+from the system's CMake package (Debian's pybind11-dev).
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,36 +20,50 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
+def project_version() -> str:
+    text = (ROOT / "CMakeLists.txt").read_text()
+    m = re.search(r"^project\(keras64 VERSION (\d+\.\d+\.\d+)", text, re.MULTILINE)
+    if not m:
+        raise RuntimeError(f"no 'project(keras64 VERSION x.y.z' line in {ROOT / 'CMakeLists.txt'}")
+    return m.group(1)
+
+
+def pybind11_args() -> list:
+    try:
+        import pybind11
+    except ImportError:
+        return []
+    return [f"-Dpybind11_DIR={pybind11.get_cmake_dir()}"]
+
+
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         build_dir = Path(self.build_temp).resolve() / "cmake"
         configure = ["cmake", "-S", str(ROOT), "-B", str(build_dir),
                      "-DCMAKE_BUILD_TYPE=Release", "-DKERAS64_BUILD_PYTHON=ON",
-                     "-DKERAS64_BUILD_TESTS=OFF", "-DKERAS64_BUILD_CLI=OFF",
-                     f"-DKERAS64_PYTHON={sys.executable}", f"-DPython_EXECUTABLE={sys.executable}"]
+                     "-DKERAS64_BUILD_TESTS=OFF", "-DKERAS64_BUILD_CLI=ON",
+                     "-DKERAS64_INSTALL=OFF",
+                     f"-DKERAS64_PYTHON={sys.executable}", f"-DPython_EXECUTABLE={sys.executable}",
+                     *pybind11_args()]
         if shutil.which("ninja") and not (build_dir / "CMakeCache.txt").exists():
             configure += ["-G", "Ninja"]
         subprocess.check_call(configure)
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
         subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "_keras64",
-                               "--parallel", jobs])
+                               "keras64_cli", "--parallel", jobs])
         built = sorted((build_dir / "python" / "keras64").glob("_keras64*"))
         if not built:
             raise RuntimeError(f"CMake did not produce _keras64 in {build_dir}/python/keras64")
         dest = Path(self.get_ext_fullpath(ext.name))
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built[0], dest)
+        cli = dest.parent / "bin" / "keras64"
+        cli.parent.mkdir(exist_ok=True)
+        shutil.copy2(build_dir / "keras64", cli)
 
 
 setup(
-    name="keras64",
-    version="0.1.0",
-    description="Keras weights as float64: save, load, convert and inspect, streaming",
-    packages=["keras64"],
-    package_data={"keras64": ["py.typed", "__init__.pyi"]},
+    version=project_version(),
     ext_modules=[Extension("keras64._keras64", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
-    python_requires=">=3.8",
-    install_requires=["numpy"],
-    zip_safe=False,
 )

@@ -31,7 +31,7 @@ import numpy as np
 from . import _keras64
 from ._keras64 import FormatError, MismatchError
 
-__version__ = "0.1.0"
+__version__: str = _keras64.version()  # the C++ library's, i.e. CMake's project version
 __all__ = [
     "FormatError",
     "MismatchError",

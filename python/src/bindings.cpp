@@ -22,6 +22,7 @@
 #include "keras64/sink.hpp"
 #include "keras64/source.hpp"
 #include "keras64/tensor.hpp"
+#include "keras64/version.hpp"
 
 // The narrowing API (issue #5) is bound when the library has it.
 #if __has_include("keras64/narrow.hpp")
@@ -687,6 +688,7 @@ PYBIND11_MODULE(_keras64, m) {
     }
   });
 
+  m.def("version", &keras64::version, "The library's version (CMake's project version).");
   m.def("sink_formats", &keras64::sink_formats);
 #if KERAS64_PY_HAS_DIFF
   m.def("diff", &diff, py::arg("a"), py::arg("b"), py::arg("model"), py::arg("rtol"),

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "keras64/version.hpp"
 #include "text.hpp"
 
 namespace keras64::cli {
@@ -32,7 +33,12 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "keras64: save Keras models in 64-bit form (float64 weights), streaming in bounded memory"};
-  app.set_version_flag("--version", "keras64 0.1.0");
+  app.set_version_flag("--version", std::string("keras64 ") + version());
+  // Part of --help, so the generated man page (keras64.1) states them too.
+  app.footer(
+      "Exit status: 0 success; 1 diff: the inputs differ; 2 bad arguments, unknown format, "
+      "output exists without --force; 3 I/O error; 4 corrupt input; 5 unsupported input; "
+      "6 mismatch between inputs; 70 internal error; 130 interrupted (outputs were removed).");
   app.require_subcommand(1);
   cli::Common common;
   struct Entry {
