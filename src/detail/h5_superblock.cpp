@@ -62,11 +62,11 @@ void check_superblock(const File& file, std::uint64_t offset, std::uint64_t size
   if ((so != 2 && so != 4 && so != 8) || (sl != 2 && sl != 4 && sl != 8))
     throw corrupt("damaged HDF5 superblock (sizes of offsets/lengths " + std::to_string(so) + "/" +
                   std::to_string(sl) + ")");
-  if (pos + 3 * so > sizeof sb || at + pos + 3 * so > size)
+  if (pos + 3 * std::size_t{so} > sizeof sb || at + pos + 3 * std::size_t{so} > size)
     throw corrupt("truncated HDF5 superblock");
   const std::uint64_t undefined = so == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * so)) - 1;
   const std::uint64_t base = read_le(sb + pos, so);
-  const std::uint64_t eof = read_le(sb + pos + 2 * so, so);
+  const std::uint64_t eof = read_le(sb + pos + 2 * std::size_t{so}, so);
   if (base == undefined || eof == undefined) return;
   // Addresses are relative to the base address, which is where the superblock sits unless a
   // user block precedes it.
