@@ -267,9 +267,27 @@ struct ArrayView {
   bool boolean = false;     // normalise to 0/1
 };
 
+// A dtype's item size through Python, not pybind11's dtype::itemsize(): pybind11 2.10 (Debian 12)
+// reads PyArray_Descr::elsize at its numpy 1.x offset, which numpy 2 moved, so under numpy 2 it
+// returns garbage (arrays it allocated then had zero strides: every element aliased the first).
+std::size_t item_size(const py::dtype& dt) {
+  return dt.attr("itemsize").cast<std::size_t>();
+}
+
+// A new C-order array; strides given explicitly for the same reason as item_size().
+py::array new_array(const py::dtype& dt, const std::vector<py::ssize_t>& shape) {
+  std::vector<py::ssize_t> strides(shape.size());
+  auto stride = static_cast<py::ssize_t>(item_size(dt));
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    strides[d] = stride;
+    stride *= shape[d];
+  }
+  return py::array(dt, shape, strides);
+}
+
 std::optional<DType> numpy_dtype(const py::dtype& dt) {
   const char kind = dt.attr("kind").cast<std::string>().at(0);
-  const auto size = static_cast<std::size_t>(dt.itemsize());
+  const auto size = item_size(dt);
   switch (kind) {
     case 'f':
       if (size == 2) return DType::f16;
@@ -402,7 +420,7 @@ std::unique_ptr<ArraySource> make_array_source(const py::list& arrays,
     t.dtype = *dtype;
     auto& v = views[i];
     v.data = static_cast<const std::byte*>(a.data());
-    v.itemsize = static_cast<std::size_t>(a.itemsize());
+    v.itemsize = item_size(a.dtype());
     for (py::ssize_t d = 0; d < a.ndim(); ++d) {
       t.shape.push_back(static_cast<std::uint64_t>(a.shape(d)));
       v.strides.push_back(a.strides(d));
@@ -454,7 +472,7 @@ py::tuple read_all(const std::string& path, const std::string& model, bool inclu
     for (const auto& pt : plan.tensors) {
       std::vector<py::ssize_t> shape;
       for (auto d : pt.source.shape) shape.push_back(static_cast<py::ssize_t>(d));
-      py::array a(py::dtype(std::string(info(pt.dtype).name)), shape);
+      py::array a = new_array(py::dtype(std::string(info(pt.dtype).name)), shape);
       dst.push_back(a.mutable_data());
       arrays.append(a);
       total += pt.source.nbytes();
@@ -575,8 +593,8 @@ py::dict narrow(const py::array& src, py::array& dst, const std::string& to,
     const auto dtype = keras64::parse_dtype(to);
     if (!dtype) throw Error(Errc::unsupported, what + ": dtype " + to + " is not supported");
     if (!(src.flags() & py::array::c_style) || !(dst.flags() & py::array::c_style) ||
-        src.dtype().kind() != 'f' || src.itemsize() != 8 || src.size() != dst.size() ||
-        static_cast<std::size_t>(dst.itemsize()) != info(*dtype).size || !dst.writeable())
+        src.dtype().attr("kind").cast<std::string>() != "f" || item_size(src.dtype()) != 8 ||
+        src.size() != dst.size() || item_size(dst.dtype()) != info(*dtype).size || !dst.writeable())
       throw Error(Errc::internal,
                   what + ": narrow() needs C-order float64 input and a matching output");
     const auto* in = static_cast<const double*>(src.data());
