@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
@@ -282,6 +284,22 @@ def _merge(total: dict, a: dict) -> None:
     total["exact"] = total["exact"] and a["exact"]
 
 
+def _jax_without_x64(model: Any) -> bool:
+    """True when ``model`` has float64 variables, Keras runs on JAX and JAX's x64 mode is off:
+    JAX then stores those variables as float32 and computes in float32, silently."""
+    keras = sys.modules.get("keras")
+    jax = sys.modules.get("jax")
+    if keras is None or jax is None:
+        return False
+    try:
+        if keras.backend.backend() != "jax" or jax.config.read("jax_enable_x64"):
+            return False
+    except (AttributeError, KeyError, ValueError):
+        return False
+    return any(str(getattr(v, "dtype", "")) == "float64"
+               for v in (getattr(model, "weights", None) or []))
+
+
 def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
               weights_model: Optional[PathLike] = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
               progress: Progress = None) -> dict:
@@ -300,6 +318,10 @@ def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
     "account", "exact"}``; an account has ``values``, ``changed``, ``max_abs_error``,
     ``max_rel_error``, ``max_ulp_error``, ``overflows``, ``subnormal``, ``to_zero``, ``nans``,
     ``infs`` and ``exact``. ``weights_model`` gives a bare weights file its architecture.
+
+    On the JAX backend float64 variables are float64 only with ``jax_enable_x64`` on; without
+    it JAX silently stores and computes them in float32, and this function warns
+    (:class:`UserWarning`) before rounding the weights to float32.
     """
     if not hasattr(_keras64, "narrow"):
         raise NotImplementedError("load_into needs the C++ narrowing API (keras64/narrow.hpp), "
@@ -307,6 +329,12 @@ def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
     if on_overflow not in ("error", "inf"):
         raise ValueError(f"unknown on_overflow '{on_overflow}' (valid: error, inf)")
     p = _path(path)
+    if _jax_without_x64(model):
+        warnings.warn("keras64.load_into: the model has float64 variables but JAX runs without "
+                      "jax_enable_x64, so JAX holds them as float32 and computes in float32: "
+                      "the float64 weights are rounded to float32. Set JAX_ENABLE_X64=1 before "
+                      "Python starts (or jax.config.update('jax_enable_x64', True) before any "
+                      "JAX array is made).", UserWarning, stacklevel=2)
     source, tensors, arrays = _keras64.read_all(p, _path(weights_model), False, "floats",
                                                 int(chunk_size), progress)
     current = list(model.get_weights())

@@ -10,6 +10,8 @@ class GatedResidual(keras.layers.Layer):
     counter 'steps' created between them, and a Dense sublayer 'proj' (get_weights(): own
     trainable, own non-trainable, then the sublayer's)."""
 
+    counter = "steps"  # the int32 variable's name
+
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = units
@@ -17,8 +19,8 @@ class GatedResidual(keras.layers.Layer):
 
     def build(self, input_shape):
         self.scale = self.add_weight(name="scale", shape=(self.units,), initializer="ones")
-        self.steps = self.add_weight(name="steps", shape=(), dtype="int32",
-                                     initializer="zeros", trainable=False)
+        self.add_weight(name=self.counter, shape=(), dtype="int32", initializer="zeros",
+                        trainable=False)
         self.offset = self.add_weight(name="offset", shape=(self.units,), initializer="zeros")
         self.proj.build(input_shape)
 
