@@ -49,6 +49,19 @@ struct NativeFile {
   std::uint64_t size = 0;
 };
 
+/// A checksum that a file records for one tensor's data (see keras64/verify.hpp).
+struct TensorChecksum {
+  /// "crc32c": keras64's CRC32C of the bytes read() returns (the tensor's bytes as written,
+  /// little-endian), in `value`. "fletcher32": HDF5's filter on the dataset's chunks, which HDF5
+  /// itself checks as read() reads them (`value` unused). Issue #14 adds TensorFlow's masked
+  /// CRC32C of checkpoint tensors here.
+  std::string kind;
+  std::uint32_t value = 0;
+  /// Where the file records it, for messages: "w/manifest.json", "w.safetensors:__metadata__",
+  /// "out.keras:model.weights.h5:/layers/dense/vars/0".
+  std::string recorded_in;
+};
+
 /// Options for opening a source.
 struct OpenOptions {
   /// A `.keras` file of the same model, giving the architecture to a bare weights file
@@ -79,6 +92,24 @@ class Source {
   /// `dst`, which must hold count * info(dtype).size bytes. Bytes are little-endian in the
   /// tensor's stored dtype. Throws Error naming the tensor (TensorInfo::where()) on failure.
   virtual void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) = 0;
+
+  /// Verifies the checksums over this source's bytes that could not be checked as they passed
+  /// through read(): the CRC-32 of zip members read in place (`model.weights.h5` stored in a
+  /// `.keras`, stored `.npz` members), which are read at random. Throws Error{corrupt}
+  /// "<archive>:<member>: CRC-32 mismatch: ..." naming the first damaged member. Checksums over
+  /// bytes read as a stream (JSON members, deflated members) are checked by read() itself when
+  /// the stream ends. The pass starts in the background at the first read(), so this mostly waits
+  /// for it; called without any read() it makes the pass itself. convert() calls it after the
+  /// last tensor and before the sink commits (a damaged input then leaves no output); a caller
+  /// that read()s tensors itself must call it before trusting them. A source with nothing to
+  /// check returns at once.
+  virtual void verify_checksums() {}
+
+  /// The checksums the file records for each tensor: one (possibly empty) list per tensor, in
+  /// tensors() order, or an empty vector when the format records none. Read from the file when
+  /// called (nothing is read at open for it). Zip CRC-32s are not listed: they cover members,
+  /// not tensors (verify() checks them).
+  virtual std::vector<std::vector<TensorChecksum>> tensor_checksums() const { return {}; }
 
   /// The Keras config.json text of the model, when the source has one (.keras, --model, legacy
   /// model_config); empty otherwise. Structure-preserving sinks rewrite it.

@@ -47,6 +47,7 @@ __all__ = [
     "load",
     "load_into",
     "save",
+    "verify",
 ]
 
 FormatError.__module__ = __name__
@@ -431,3 +432,17 @@ def diff(a: PathLike, b: PathLike, *, rtol: float = 0.0, atol: float = 0.0, ulp:
                                   "build of the library does not have")
     return _keras64.diff(_path(a), _path(b), _path(model), float(rtol), float(atol), int(ulp),
                          int(chunk_size))
+
+
+def verify(path: PathLike, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+           progress: Progress = None) -> dict:
+    """Checks every checksum ``path`` carries, as ``keras64 verify`` does: keras64's CRC32C per
+    tensor (npy/memmap manifests, safetensors metadata, HDF5 dataset attributes), HDF5's
+    fletcher32 filter, and the CRC-32 of every zip member (.keras, .npz).
+
+    Returns ``{"source", "verified", "checksums", "tensors", "tensors_checked", "bytes_checked",
+    "zip_members", "zip_bytes", "unchecked"}``; ``verified`` is False when the file carries no
+    checksum at all (nothing could be checked; not an error). Damage raises
+    :class:`keras64.FormatError` naming the first damaged tensor or zip member.
+    """
+    return _keras64.verify(_path(path), int(chunk_size), progress)

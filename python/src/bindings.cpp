@@ -22,6 +22,7 @@
 #include "keras64/sink.hpp"
 #include "keras64/source.hpp"
 #include "keras64/tensor.hpp"
+#include "keras64/verify.hpp"
 #include "keras64/version.hpp"
 
 // The narrowing API (issue #5) is bound when the library has it.
@@ -503,10 +504,38 @@ py::tuple read_all(const std::string& path, const std::string& model, bool inclu
         }
       }
       bridge.check_cancel();
+      src->verify_checksums();  // damaged input raises rather than returning its arrays
     }
     py::list tensors;
     for (const auto& t : src->tensors()) tensors.append(tensor_dict(t));
     return py::make_tuple(source_dict(src->info()), tensors, arrays);
+  });
+}
+
+// keras64::verify(): the same fields as `keras64 verify --json`.
+py::dict verify(const std::string& path, std::size_t chunk_bytes, py::object progress) {
+  Bridge bridge(std::move(progress));
+  return guarded({path}, &bridge, [&] {
+    keras64::VerifyOptions vo;
+    vo.chunk_bytes = chunk_bytes;
+    vo.on_progress = bridge.function();
+    vo.cancel = bridge.cancel();
+    keras64::VerifyReport r;
+    {
+      py::gil_scoped_release nogil;
+      r = keras64::verify(path, vo);
+    }
+    py::dict d;
+    d["source"] = source_dict(r.source);
+    d["verified"] = r.checked();
+    d["checksums"] = r.kinds;
+    d["tensors"] = r.tensors;
+    d["tensors_checked"] = r.tensors_checked;
+    d["bytes_checked"] = py::int_(r.bytes_checked);
+    d["zip_members"] = r.zip_members;
+    d["zip_bytes"] = py::int_(r.zip_bytes);
+    d["unchecked"] = r.unchecked;
+    return d;
   });
 }
 
@@ -716,6 +745,7 @@ PYBIND11_MODULE(_keras64, m) {
 #if KERAS64_PY_HAS_NARROW
   m.def("narrow", &narrow, py::arg("src"), py::arg("dst"), py::arg("to"), py::arg("what"));
 #endif
+  m.def("verify", &verify, py::arg("path"), py::arg("chunk_bytes"), py::arg("progress"));
   m.def("inspect", &inspect, py::arg("path"), py::arg("model"), py::arg("include_optimizer"));
   m.def("read_all", &read_all, py::arg("path"), py::arg("model"), py::arg("include_optimizer"),
         py::arg("cast"), py::arg("chunk_bytes"), py::arg("progress"));

@@ -131,6 +131,7 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan, const Conver
     report.tensors.push_back({t.name, t.dtype, pt.dtype, t.shape, account});
   }
   if (options.cancel && options.cancel->load()) throw Error(Errc::interrupted, "interrupted");
+  source.verify_checksums();  // a damaged input must not become a committed output
   sink.commit();
   report.bytes_read = progress.bytes_done;
   report.bytes_written = sink.bytes_written();

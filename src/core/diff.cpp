@@ -105,6 +105,9 @@ DiffReport diff(const fs::path& pa, const fs::path& pb, const DiffOptions& optio
     if (!d.shape_differs) compare(*a, *b, d, options);
     r.tensors.push_back(std::move(d));
   }
+  // A difference found in damaged data is no finding: a damaged input is an error.
+  a->verify_checksums();
+  b->verify_checksums();
   return r;
 }
 

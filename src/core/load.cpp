@@ -48,6 +48,11 @@ class MatchedSource final : public Source {
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     weights_.read(map_.at(index), first, count, dst);
   }
+  // The weights' data and the model's structure (which the sink copies) both go into the output.
+  void verify_checksums() override {
+    weights_.verify_checksums();
+    model_.verify_checksums();
+  }
   std::string config_json() const override { return model_.config_json(); }
   std::vector<NativeFile> native_files() const override { return model_.native_files(); }
 

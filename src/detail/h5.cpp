@@ -154,6 +154,33 @@ bool has_attr(hid_t obj, const std::string& name) {
   return r > 0;
 }
 
+std::optional<std::uint32_t> read_u32_attr(hid_t obj, const std::string& name) {
+  if (!has_attr(obj, name)) return std::nullopt;
+  const std::string what = "attribute " + name;
+  Id attr(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "cannot open " + what));
+  Id type(check(H5Aget_type(attr.get()), "cannot get the type of " + what));
+  Id space(check(H5Aget_space(attr.get()), "cannot get the dataspace of " + what));
+  if (H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) != 4 ||
+      H5Tget_sign(type.get()) != H5T_SGN_NONE || H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw Error(Errc::corrupt, what + " is not one uint32");
+  std::uint32_t v = 0;
+  check(H5Aread(attr.get(), H5T_NATIVE_UINT32, &v), "cannot read " + what);
+  return v;
+}
+
+bool has_fletcher32(hid_t dset) {
+  Id dcpl(check(H5Dget_create_plist(dset), "cannot get the creation properties"));
+  const int n = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0;
+    std::size_t nvalues = 0;
+    if (H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nvalues, nullptr, 0, nullptr,
+                       nullptr) == H5Z_FILTER_FLETCHER32)
+      return true;
+  }
+  return false;
+}
+
 namespace {
 
 // Reads a string-typed attribute with `n` elements into strings.

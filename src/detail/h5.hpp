@@ -75,6 +75,12 @@ std::optional<std::string> read_string_attr(hid_t obj, const std::string& name);
 /// writes an empty weight_names) gives an empty vector.
 std::vector<std::string> read_string_array_attr(hid_t obj, const std::string& name);
 
+/// A scalar (or 1-element) unsigned 32-bit integer attribute; nullopt if absent, Error{corrupt}
+/// if it has another type or size.
+std::optional<std::uint32_t> read_u32_attr(hid_t obj, const std::string& name);
+/// True if the dataset's filter pipeline has HDF5's fletcher32 checksum (which H5Dread checks).
+bool has_fletcher32(hid_t dset);
+
 /// What keras64 needs to know about a dataset to read it.
 struct DatasetInfo {
   DType dtype = DType::f32;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "detail/crc32c.hpp"
 #include "keras64/error.hpp"
 
 namespace keras64::detail {
@@ -48,7 +49,8 @@ std::string make_manifest(const Plan& plan, std::string_view output_format,
               {"shape", t.shape},
               {"byte_order", "little"},
               {"offset", files[i].offset},
-              {"nbytes", pt.nbytes()}};
+              {"nbytes", pt.nbytes()},
+              {"crc32c", crc_hex(files[i].crc32c)}};
     out += i ? ",\n  " : "\n  ";
     out += dump(j);
   }

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "keras64/error.hpp"
@@ -42,6 +43,14 @@ bool safe_name(const std::string& n) {
 }
 
 }  // namespace
+
+Error zip_crc_mismatch(const std::string& where, std::uint32_t computed, std::uint32_t recorded) {
+  char detail[96];
+  std::snprintf(detail, sizeof detail,
+                ": CRC-32 mismatch: computed 0x%08x, the zip directory records 0x%08x", computed,
+                recorded);
+  return Error(Errc::corrupt, where + detail);
+}
 
 bool ZipReader::has_signature(const std::filesystem::path& path) {
   try {
@@ -227,7 +236,7 @@ void ZipReader::read(const ZipEntry& e,
   if (produced != e.size)
     throw Error(Errc::corrupt, where + ": size mismatch: " + std::to_string(produced) + " bytes, " +
                                    std::to_string(e.size) + " declared");
-  if (crc != e.crc32) throw Error(Errc::corrupt, where + ": CRC-32 mismatch");
+  if (crc != e.crc32) throw zip_crc_mismatch(where, static_cast<std::uint32_t>(crc), e.crc32);
 }
 
 std::string ZipReader::read_all(const ZipEntry& e, std::uint64_t limit) const {

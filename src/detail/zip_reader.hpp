@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "detail/file.hpp"
+#include "keras64/error.hpp"
 
 namespace keras64::detail {
 
@@ -30,6 +31,10 @@ struct ZipEntry {
   std::uint64_t local_header_offset = 0;
   std::uint64_t data_offset = 0;  ///< start of the (compressed) data in the archive file
 };
+
+/// Error{corrupt} "<where>: CRC-32 mismatch: computed 0x..., the zip directory records 0x...":
+/// the one message of every zip CRC check (ZipReader::read, the npz inflater, ZipCrcCheck).
+Error zip_crc_mismatch(const std::string& where, std::uint32_t computed, std::uint32_t recorded);
 
 class ZipReader {
  public:

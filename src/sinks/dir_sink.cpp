@@ -12,6 +12,7 @@ DirSink::DirSink(std::filesystem::path target, const SinkOptions& options, std::
       format_(std::move(format)),
       extension_(std::move(extension)) {
   check_output_target(target_, force_);
+  record_crc32c();
 }
 
 std::string DirSink::header(std::size_t) const {
@@ -71,6 +72,7 @@ void DirSink::on_append(const void* data, std::size_t n) {
 }
 
 void DirSink::on_close(std::size_t index) {
+  files_[index].crc32c = crc32c(index);
   try {
     out_->finish();
     out_.reset();

@@ -62,6 +62,7 @@ class H5FileSink final : public OrderedSink {
                       ": a legacy .h5 must not be named *.weights.h5 (Keras would "
                       "read it as Keras 3 native weights)");
     check_output_target(target_, options_.force);
+    record_crc32c();  // each planned dataset's keras64.crc32c attribute
   }
 
  private:
@@ -94,7 +95,10 @@ class H5FileSink final : public OrderedSink {
     writer_->append(data, n);
     bytes_ += n;
   }
-  void on_close(std::size_t) override { writer_->close_tensor(); }
+  void on_close(std::size_t index) override {
+    writer_->close_tensor();
+    writer_->record_crc32c(index, crc32c(index));
+  }
 
   void on_commit() override {
     writer_->close();

@@ -86,6 +86,20 @@ void copy_attrs(hid_t in, hid_t out, bool skip_bf16_tag) {
   }
 }
 
+constexpr const char* kCrcAttr = "keras64.crc32c";
+
+// A planned dataset's checksum attribute, 0 until record_crc32c(): created with the dataset, so
+// that its value is later written in place (the object header keeps its size).
+void create_crc_attr(hid_t dset) {
+  h5::Id scalar(h5::check(H5Screate(H5S_SCALAR), "H5Screate", Errc::internal));
+  h5::Id a(
+      h5::check(H5Acreate2(dset, kCrcAttr, H5T_STD_U32LE, scalar.get(), H5P_DEFAULT, H5P_DEFAULT),
+                std::string("cannot create attribute ") + kCrcAttr, Errc::io));
+  const std::uint32_t zero = 0;
+  h5::check(H5Awrite(a.get(), H5T_NATIVE_UINT32, &zero),
+            std::string("cannot write attribute ") + kCrcAttr, Errc::io);
+}
+
 Shape dataspace_shape(hid_t dset) {
   h5::Id space(h5::check(H5Dget_space(dset), "cannot get dataspace"));
   const int rank = H5Sget_simple_extent_ndims(space.get());
@@ -326,6 +340,8 @@ void H5StructureWriter::create_planned(hid_t in_dset, hid_t out_parent, const st
   h5::Id out(h5::check(H5Dcreate2(out_parent, name.c_str(), type.get(), space.get(), lcpl.get(),
                                   dcpl.get(), H5P_DEFAULT),
                        "cannot create dataset", Errc::io));
+  // Before copy_attrs: an input's own keras64.crc32c (of other bytes) is not copied.
+  create_crc_attr(out.get());
   copy_attrs(in_dset, out.get(), true);
   if (pt.dtype == DType::bf16 && !h5::has_attr(out.get(), "dtype")) {
     // Keras cannot read 2-byte OPAQUE data without this tag ("No cast function available.").
@@ -427,18 +443,23 @@ void H5StructureWriter::embed(BufferedWriter& out, std::uint64_t base,
   seal();
   if (!raw_ || target_)
     throw Error(Errc::internal, shown_ + ": embed() needs an unstarted uncompressed file");
+  target_ = &out;
+  base_ = base;
+  target_path_ = out_path;
+  embedded_ = true;
+  copy_skeleton();
+}
+
+void H5StructureWriter::copy_skeleton() {
   // The data regions, in file order; everything between them is HDF5's (metadata, and the
-  // datasets it copied), copied from the skeleton file now.
+  // datasets it copied), copied from the skeleton file.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> regions;  // [from, to)
   for (std::size_t i = 0; i < offsets_.size(); ++i)
     if (plan_->tensors[i].nbytes() > 0)
       regions.emplace_back(offsets_[i], offsets_[i] + plan_->tensors[i].nbytes());
   std::sort(regions.begin(), regions.end());
   regions.emplace_back(size_, size_);
-  target_ = &out;
-  base_ = base;
-  target_path_ = out_path;
-  embedded_ = true;
+  skeleton_segments_.clear();
   std::vector<unsigned char> buf(std::size_t{1} << 20);
   try {
     File skeleton = File::open_read(temp_);
@@ -448,16 +469,16 @@ void H5StructureWriter::embed(BufferedWriter& out, std::uint64_t base,
         throw Error(Errc::internal, shown_ + ": data regions overlap at " + std::to_string(from));
       if (from > at) {
         Segment seg{at, from - at, 0};
-        out.seek(base_ + at);
+        target_->seek(base_ + at);
         while (at < from) {
           const std::size_t n =
               static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), from - at));
           skeleton.pread_all(buf.data(), n, at);
           seg.crc = crc32_gzip_refl(seg.crc, buf.data(), n);
-          out.write(buf.data(), n);
+          target_->write(buf.data(), n);
           at += n;
         }
-        segments_.push_back(seg);
+        skeleton_segments_.push_back(seg);
       }
       at = to;
     }
@@ -470,6 +491,7 @@ std::uint32_t H5StructureWriter::crc() const {
   if (!embedded_ || !closed_)
     throw Error(Errc::internal, shown_ + ": crc() needs an embedded, closed file");
   std::vector<Segment> s = segments_;
+  s.insert(s.end(), skeleton_segments_.begin(), skeleton_segments_.end());
   std::sort(s.begin(), s.end(),
             [](const Segment& a, const Segment& b) { return a.offset < b.offset; });
   uLong crc = crc32(0, nullptr, 0);
@@ -651,6 +673,47 @@ void H5StructureWriter::close_hdf5() {
   h5::check(H5Fclose(f), "cannot close the file", Errc::io);
 }
 
+void H5StructureWriter::record_crc32c(std::size_t index, std::uint32_t crc) {
+  crc32c_.resize(plan_->tensors.size(), 0);
+  crc32c_.at(index) = crc;
+  if (!raw_) write_crc_attr(file_.get(), index);  // HDF5 still has the file open
+}
+
+void H5StructureWriter::write_crc_attr(hid_t file, std::size_t index) {
+  const std::string& path = plan_->tensors[index].source.dataset;
+  try {
+    h5::Id d = h5::open_dataset(file, path);
+    h5::Id a(h5::check(H5Aopen(d.get(), kCrcAttr, H5P_DEFAULT),
+                       std::string("cannot open attribute ") + kCrcAttr));
+    h5::check(H5Awrite(a.get(), H5T_NATIVE_UINT32, &crc32c_[index]),
+              std::string("cannot write attribute ") + kCrcAttr, Errc::io);
+  } catch (...) {
+    fail(path);
+  }
+}
+
+// The data are written; HDF5 opens the structure once more to set the checksum attributes. They
+// exist already, so only their values change, in place: no object grows or moves.
+void H5StructureWriter::write_crc_attrs_raw() {
+  if (crc32c_.empty()) return;
+  h5::silence();
+  try {
+    file_ = h5::Id(h5::check(H5Fopen(temp_.string().c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
+                             "cannot reopen the file", Errc::io));
+  } catch (...) {
+    fail("/");
+  }
+  for (std::size_t i = 0; i < crc32c_.size(); ++i) write_crc_attr(file_.get(), i);
+  try {
+    close_hdf5();
+    if (File::open_read(temp_).size() != size_)
+      throw Error(Errc::internal, "the file changed size when its checksums were set");
+  } catch (...) {
+    fail("/");
+  }
+  if (embedded_) copy_skeleton();  // the changed object headers into the archive
+}
+
 void H5StructureWriter::close() {
   dset_ = h5::Id();
   mtype_ = h5::Id();
@@ -662,16 +725,18 @@ void H5StructureWriter::close() {
   seal();
   closed_ = true;
   if (raw_) {
-    if (embedded_) return;  // the embedding file's writer is its owner's to finish
-    try {
-      if (own_writer_) {
-        own_writer_->finish();
-        own_writer_.reset();
-        out_.close();
+    if (!embedded_) {  // (the embedding file's writer is its owner's to finish)
+      try {
+        if (own_writer_) {
+          own_writer_->finish();
+          own_writer_.reset();
+          out_.close();
+        }
+      } catch (const Error& e) {
+        throw replace_context(e, temp_.string(), shown_);
       }
-    } catch (const Error& e) {
-      throw replace_context(e, temp_.string(), shown_);
     }
+    write_crc_attrs_raw();
     return;
   }
   try {

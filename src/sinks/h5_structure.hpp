@@ -77,6 +77,12 @@ class H5StructureWriter {
   void append(const void* data, std::size_t n);
   void close_tensor();
 
+  /// The CRC32C of tensor `index`'s bytes (as the sink computed them while they passed), for its
+  /// dataset's "keras64.crc32c" attribute (a scalar uint32, created as 0 with the dataset so that
+  /// writing the value later changes no layout). Call after close_tensor(); the values reach the
+  /// file in close() (raw mode: HDF5 reopens the finished file for them) or at once.
+  void record_crc32c(std::size_t index, std::uint32_t crc);
+
   /// Flushes and closes the file. Nothing may be called after but crc().
   void close();
 
@@ -106,6 +112,9 @@ class H5StructureWriter {
   void append_chunked(const unsigned char* p, std::size_t n);
   void write_chunk(std::uint64_t tag, const void* z, std::size_t n);  // ChunkDeflater output
   void close_hdf5();  // H5Fclose, reporting a failure to write the last metadata
+  void write_crc_attr(hid_t file, std::size_t index);
+  void write_crc_attrs_raw();  // raw mode, after the data: reopen, write, close (and re-embed)
+  void copy_skeleton();        // embedded: every byte but the tensors' data into target_
 
   std::filesystem::path temp_;
 
@@ -139,7 +148,9 @@ class H5StructureWriter {
     std::uint32_t crc;
   };
   bool embedded_ = false;
-  std::vector<Segment> segments_;
+  std::vector<Segment> segments_;           // the tensors' data
+  std::vector<Segment> skeleton_segments_;  // the rest (copy_skeleton)
+  std::vector<std::uint32_t> crc32c_;       // per plan index (record_crc32c)
   std::uint32_t tensor_crc_ = 0;
   // Compressed (see the file comment).
   struct Chunking {

@@ -65,6 +65,7 @@ class KerasSink final : public OrderedSink {
                                               ": a Keras model file must be named *.keras "
                                               "(keras.saving.load_model requires it)");
     check_output_target(target_, options_.force);
+    record_crc32c();  // each planned dataset's keras64.crc32c attribute
   }
 
  private:
@@ -107,7 +108,10 @@ class KerasSink final : public OrderedSink {
     writer_->append(data, n);
     bytes_ += n;
   }
-  void on_close(std::size_t) override { writer_->close_tensor(); }
+  void on_close(std::size_t index) override {
+    writer_->close_tensor();
+    writer_->record_crc32c(index, crc32c(index));
+  }
 
   void on_commit() override {
     writer_->close();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "detail/crc32c.hpp"
 #include "detail/output_path.hpp"
 #include "keras64/error.hpp"
 
@@ -17,6 +18,7 @@ void OrderedSink::begin(const Plan& plan) {
   try {
     plan_ = plan;
     state_ = State::writing;
+    if (crc_on_) crcs_.assign(plan_.tensors.size(), crc32c_final(crc32c_initial()));
     on_begin();              // structure-preserving sinks read plan().origin here
     plan_.origin = nullptr;  // only valid during the conversion; nothing later needs it
   } catch (...) {
@@ -33,6 +35,7 @@ void OrderedSink::close_open_tensor() {
                                     std::to_string(done_) + " of its " + std::to_string(want) +
                                     " bytes");
   open_ = false;
+  if (crc_on_) crcs_[cur] = crc32c_final(crc_);
   on_close(cur);
 }
 
@@ -53,6 +56,7 @@ void OrderedSink::open_through(std::size_t index) {
   opened_ = index + 1;
   open_ = true;
   done_ = 0;
+  crc_ = crc32c_initial();
 }
 
 void OrderedSink::write(std::size_t index, const void* data, std::size_t nbytes) {
@@ -70,6 +74,7 @@ void OrderedSink::write(std::size_t index, const void* data, std::size_t nbytes)
       throw Error(Errc::internal, "sink: " + tensor_name(index) + " got more than its " +
                                       std::to_string(want) + " bytes");
     if (nbytes == 0) return;
+    if (crc_on_) crc_ = crc32c_update(crc_, data, nbytes);
     on_append(data, nbytes);
     done_ += nbytes;
   } catch (...) {

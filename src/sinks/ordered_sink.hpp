@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "keras64/sink.hpp"
 
@@ -37,6 +38,13 @@ class OrderedSink : public Sink {
 
   std::uint64_t bytes_ = 0;  ///< output bytes so far; subclasses count what they write
 
+  /// Formats with room for a checksum per tensor call this in their constructor: write() then
+  /// computes the CRC32C (Castagnoli, as iSCSI and TensorFlow; detail::Crc32c) of each tensor's
+  /// bytes as they pass, so recording it costs no second pass over the output.
+  void record_crc32c() { crc_on_ = true; }
+  /// The CRC32C of tensor `index`'s bytes (all of them: valid from on_close(index) on).
+  std::uint32_t crc32c(std::size_t index) const { return crcs_.at(index); }
+
  private:
   void open_through(std::size_t index);
   void close_open_tensor();
@@ -48,6 +56,9 @@ class OrderedSink : public Sink {
   std::size_t opened_ = 0;  // tensors opened so far; the open one (if any) is opened_ - 1
   bool open_ = false;
   std::uint64_t done_ = 0;  // bytes of the open tensor so far
+  bool crc_on_ = false;
+  std::uint32_t crc_ = 0;            // of the open tensor so far (detail::Crc32c state)
+  std::vector<std::uint32_t> crcs_;  // per plan index, once closed
 };
 
 /// Refuses an existing `target` unless `force`, and a missing parent directory, with

@@ -9,17 +9,22 @@
 // the data; offsets are relative to the start of the data and contiguous. N is a multiple of 8,
 // so the data start (8 + N) is 8-byte aligned. Integer tensors kept as integers get their own
 // dtype ("I32", ...). __metadata__ holds, as strings (the format allows nothing else):
+//   keras64.crc32c         JSON list of each tensor's CRC32C (8 lower-case hex digits) in the
+//                          order of keras64.order: checked by `keras64 verify`
 //   keras64.order          JSON list of the names in get_weights() order (JSON objects are
 //                          unordered for most readers)
 //   keras64.source_dtypes  JSON list of the stored dtypes in the source, in the same order
 //   keras64.source_file, keras64.source_kind, keras64.keras_version, keras64.order_exact
 // The header is written first, then each tensor's bytes as they arrive: never the whole file in
-// memory.
+// memory. The CRC32Cs are known only at the end: the header is written with "00000000" in their
+// place, its pages are kept in the page cache (Writeback::pin) and the digits are patched in at
+// commit, before the fsync.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
 #include "detail/buffered_writer.hpp"
+#include "detail/crc32c.hpp"
 #include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "detail/output_path.hpp"
@@ -35,6 +40,7 @@ class SafetensorsSink final : public OrderedSink {
   SafetensorsSink(std::filesystem::path target, const SinkOptions& options)
       : target_(std::move(target)), options_(options) {
     check_output_target(target_, options_.force);
+    record_crc32c();
   }
 
  private:
@@ -50,6 +56,9 @@ class SafetensorsSink final : public OrderedSink {
     }
     const SourceInfo& s = plan().source;
     auto& m = h["__metadata__"];
+    // First key of the first object: its value is the first match of kCrcKey (on_begin).
+    m["keras64.crc32c"] =
+        nlohmann::json(std::vector<std::string>(plan().tensors.size(), kCrcPlaceholder)).dump();
     m["keras64.order"] = order.dump();
     m["keras64.source_dtypes"] = dtypes.dump();
     m["keras64.source_file"] = s.file;
@@ -70,8 +79,26 @@ class SafetensorsSink final : public OrderedSink {
     return text;
   }
 
+  static constexpr const char* kCrcKey = "\"keras64.crc32c\":\"";
+  static constexpr const char* kCrcPlaceholder = "00000000";
+
+  // Where the digits of tensor i's CRC32C are in the header text: the value of keras64.crc32c
+  // is the JSON text ["xxxxxxxx","xxxxxxxx",...] escaped as a string: [\"xxxxxxxx\",\"...
+  void find_crc_slots(const std::string& text) {
+    const std::size_t at = text.find(kCrcKey);
+    if (at == std::string::npos) throw Error(Errc::internal, "safetensors: no keras64.crc32c");
+    const std::size_t first = at + std::string_view(kCrcKey).size() + 3;  // past [\"
+    for (std::size_t i = 0; i < plan().tensors.size(); ++i) {
+      const std::size_t pos = first + 13 * i;  // 8 digits and \",\"
+      if (text.compare(pos, 8, kCrcPlaceholder) != 0)
+        throw Error(Errc::internal, "safetensors: keras64.crc32c is not where expected");
+      crc_slots_.push_back(8 + pos);  // file offset: after the 8-byte length
+    }
+  }
+
   void on_begin() override {
     const std::string text = header();
+    find_crc_slots(text);
     unsigned char len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(text.size() >> (8 * i));
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
@@ -80,6 +107,7 @@ class SafetensorsSink final : public OrderedSink {
       out_.emplace(file_);
       out_->write(len, sizeof len);
       out_->write(text.data(), text.size());
+      out_->writeback().pin(file_, 0, sizeof len + text.size());  // patched at commit
     } catch (const Error& e) {
       throw replace_context(e, pending_->temp().string(), target_.string());
     }
@@ -100,6 +128,9 @@ class SafetensorsSink final : public OrderedSink {
   void on_commit() override {
     try {
       out_->finish();
+      for (std::size_t i = 0; i < crc_slots_.size(); ++i)
+        file_.pwrite_all(crc_hex(crc32c(i)).data(), 8, crc_slots_[i]);
+      out_->writeback().unpin(file_);
     } catch (const Error& e) {
       throw replace_context(e, pending_->temp().string(), target_.string());
     }
@@ -110,7 +141,8 @@ class SafetensorsSink final : public OrderedSink {
   SinkOptions options_;
   std::optional<PendingOutput> pending_;  // declared before file_: destroyed last
   File file_;
-  std::optional<BufferedWriter> out_;  // writes file_ (issue #6)
+  std::optional<BufferedWriter> out_;     // writes file_ (issue #6)
+  std::vector<std::uint64_t> crc_slots_;  // file offsets of each tensor's CRC32C digits
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "detail/file.hpp"
 #include "detail/json_util.hpp"
 #include "detail/temp_file.hpp"
+#include "detail/zip_crc_check.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
 #include "sources/keras3_layout.hpp"
@@ -104,7 +105,14 @@ class Keras3Source final : public Source {
   }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     checked_read(tensors_, index, first, count);
+    if (crc_check_) crc_check_->start();
     tree_.read(*refs_[index], first, count, dst);
+  }
+  std::vector<std::vector<TensorChecksum>> tensor_checksums() const override {
+    return tree_.checksums(refs_);
+  }
+  void verify_checksums() override {
+    if (crc_check_) crc_check_->finish();
   }
 
   // Builds the tensor list. `config` guides the order; `reference` (the --model archive's own
@@ -163,6 +171,9 @@ class Keras3Source final : public Source {
   std::string config_text_;
   std::unique_ptr<KerasArchive> archive_;    // keeps an extracted member alive
   std::unique_ptr<KerasArchive> reference_;  // the --model archive
+  // The CRC-32 of a stored model.weights.h5, which HDF5 reads in place (a deflated member is
+  // checked as it is extracted).
+  std::unique_ptr<ZipCrcCheck> crc_check_;
 
  private:
   // A vars group of the architecture with more datasets than the architecture has: Keras refuses
@@ -234,6 +245,9 @@ std::unique_ptr<Source> open_keras3_zip(const fs::path& path, const OpenOptions&
   src->info_.model_name = model_name(a.config);
   src->config_text_ = a.config_text;
   a.add_weights_to(src->tree_);  // native_files() extracts the member only if asked
+  if (a.stored())
+    src->crc_check_ =
+        std::make_unique<ZipCrcCheck>(a.label, a.label, std::vector<ZipEntry>{a.weights_entry});
   src->build(&a.config, nullptr, "", opts.include_optimizer);
   return src;
 }

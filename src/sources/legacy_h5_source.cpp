@@ -57,6 +57,9 @@ class LegacyH5Source final : public Source {
     checked_read(tensors_, index, first, count);
     tree_.read(*refs_[index], first, count, dst);
   }
+  std::vector<std::vector<TensorChecksum>> tensor_checksums() const override {
+    return tree_.checksums(refs_);
+  }
 
   void open(const fs::path& path, const OpenOptions& opts) {
     label_ = path.string();

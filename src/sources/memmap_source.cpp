@@ -31,6 +31,7 @@ class MemmapSource final : public Source {
         tensors_.push_back(e.tensor);
         reader_.add(e.offset);
       }
+      checksums_ = manifest_checksums(m, dir);
       return;
     }
     info_.note = kClassicOrderNote;
@@ -76,6 +77,7 @@ class MemmapSource final : public Source {
 
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  std::vector<std::vector<TensorChecksum>> tensor_checksums() const override { return checksums_; }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     reader_.read(checked_read(tensors_, index, first, count), index, first, count, dst);
@@ -91,6 +93,7 @@ class MemmapSource final : public Source {
 
   SourceInfo info_;
   std::vector<TensorInfo> tensors_;
+  std::vector<std::vector<TensorChecksum>> checksums_;
   PerFileReader reader_;
 };
 

@@ -30,6 +30,7 @@ class NpyDirSource final : public Source {
       info_.order_exact = m.source.order_exact;
       info_.note = m.source.note;
       for (auto& e : m.tensors) add(e.tensor, &e);
+      checksums_ = manifest_checksums(m, dir);
     } else {
       info_.note = kClassicOrderNote;
       for (const auto& p : numbered_files(dir, ".npy")) {
@@ -43,6 +44,7 @@ class NpyDirSource final : public Source {
 
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  std::vector<std::vector<TensorChecksum>> tensor_checksums() const override { return checksums_; }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     reader_.read(checked_read(tensors_, index, first, count), index, first, count, dst);
@@ -79,6 +81,7 @@ class NpyDirSource final : public Source {
 
   SourceInfo info_;
   std::vector<TensorInfo> tensors_;
+  std::vector<std::vector<TensorChecksum>> checksums_;
   PerFileReader reader_;
 };
 

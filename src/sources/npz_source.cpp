@@ -4,7 +4,8 @@
 // member name without ".npy". Stored members are read in place at their data offset; deflated
 // members are inflated by one zlib stream per member that moves forward with the reads (convert()
 // reads each tensor front to back, so nothing is inflated twice), and the CRC-32 and size are
-// checked when the stream reaches the member's end.
+// checked when the stream reaches the member's end. The stored members' CRC-32 is checked by one
+// background pass (detail::ZipCrcCheck) that verify_checksums() waits for.
 #include <zlib.h>
 
 #include <array>
@@ -12,6 +13,7 @@
 
 #include "detail/file.hpp"
 #include "detail/npy_format.hpp"
+#include "detail/zip_crc_check.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
 #include "sources/numpy_files.hpp"
@@ -113,7 +115,8 @@ class Inflater {
           throw Error(Errc::corrupt, where_ + ": invalid deflate data");
       }
     }
-    if (crc_ != e_.crc32) throw Error(Errc::corrupt, where_ + ": CRC-32 mismatch");
+    if (crc_ != e_.crc32)
+      throw zip_crc_mismatch(where_, static_cast<std::uint32_t>(crc_), e_.crc32);
   }
 
   const File& file_;
@@ -133,6 +136,7 @@ class NpzSource final : public Source {
     info_.file = path.string();
     info_.kind = "npz";
     info_.note = kClassicOrderNote;
+    std::vector<ZipEntry> stored;  // read in place: checked by crc_check_
     for (const ZipEntry& e : zip_.entries()) {
       const std::string where = info_.file + ":" + e.name;
       if (!e.name.ends_with(".npy"))
@@ -169,8 +173,10 @@ class NpzSource final : public Source {
       t.shape = h.shape;
       t.file = where;
       tensors_.push_back(std::move(t));
+      if (e.method == 0) stored.push_back(e);
       members_.push_back(std::move(m));
     }
+    crc_check_ = std::make_unique<ZipCrcCheck>(info_.file, info_.file, std::move(stored));
   }
 
   const SourceInfo& info() const override { return info_; }
@@ -179,10 +185,12 @@ class NpzSource final : public Source {
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     const TensorInfo& t = checked_read(tensors_, index, first, count);
     Member& m = members_[index];
+    crc_check_->start();
     const std::size_t size = keras64::info(t.dtype).size;
     raw(m, m.data_offset + first * size, dst, static_cast<std::size_t>(count * size));
     if (m.swap) byteswap(dst, static_cast<std::size_t>(count), size);
   }
+  void verify_checksums() override { crc_check_->finish(); }
 
  private:
   struct Member {
@@ -202,6 +210,7 @@ class NpzSource final : public Source {
   }
 
   ZipReader zip_;
+  std::unique_ptr<ZipCrcCheck> crc_check_;  // stored members (deflated ones: their Inflater)
   SourceInfo info_;
   std::vector<TensorInfo> tensors_;
   std::vector<Member> members_;

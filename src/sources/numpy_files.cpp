@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "detail/crc32c.hpp"
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
 
@@ -74,12 +75,31 @@ ManifestData read_manifest(const fs::path& dir) {
         throw bad(at + " (" + e.tensor.name + "): nbytes " + std::to_string(e.nbytes) + " but " +
                   shape_string(e.tensor.shape) + " " + dt + " is " +
                   std::to_string(e.tensor.nbytes()) + " bytes");
+      if (t.contains("crc32c")) {
+        std::uint32_t crc = 0;
+        if (!t["crc32c"].is_string() || !parse_crc_hex(t["crc32c"].get<std::string>(), crc))
+          throw bad(at + ": crc32c " + t["crc32c"].dump() + " is not 8 hex digits");
+        e.crc32c = crc;
+      }
       e.tensor.file = (dir / e.file).string();
       out.tensors.push_back(std::move(e));
     }
   } catch (const json::exception& e) {
     throw bad(std::string("does not follow the keras64 manifest schema: ") + e.what());
   }
+  return out;
+}
+
+std::vector<std::vector<TensorChecksum>> manifest_checksums(const ManifestData& m,
+                                                            const fs::path& dir) {
+  std::vector<std::vector<TensorChecksum>> out(m.tensors.size());
+  bool any = false;
+  for (std::size_t i = 0; i < m.tensors.size(); ++i)
+    if (m.tensors[i].crc32c) {
+      out[i].push_back({"crc32c", *m.tensors[i].crc32c, (dir / "manifest.json").string()});
+      any = true;
+    }
+  if (!any) out.clear();
   return out;
 }
 

@@ -23,6 +23,7 @@ struct ManifestEntry {
   std::string file;   ///< relative to the directory
   std::uint64_t offset = 0;
   std::uint64_t nbytes = 0;
+  std::optional<std::uint32_t> crc32c;  ///< of the data, when recorded (manifests since #13)
 };
 
 struct ManifestData {
@@ -34,6 +35,11 @@ struct ManifestData {
 /// Parses `dir`/manifest.json. Error{corrupt} "<dir>/manifest.json: ..." for anything that does
 /// not follow the schema (unknown dtype, missing field, a file name escaping the directory).
 ManifestData read_manifest(const std::filesystem::path& dir);
+
+/// The "crc32c" of each manifest entry as Source::tensor_checksums() gives them (empty when no
+/// entry records one).
+std::vector<std::vector<TensorChecksum>> manifest_checksums(const ManifestData& m,
+                                                            const std::filesystem::path& dir);
 
 /// True if `dir` holds a keras64 manifest.json whose output.format is `format` (cheap check on
 /// the text; read_manifest() validates).

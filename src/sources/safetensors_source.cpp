@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 
+#include "detail/crc32c.hpp"
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
 #include "sources/sniff.hpp"
@@ -213,10 +214,29 @@ class SafetensorsSource final : public Source {
       tensors_.push_back(e->t);
       begins_.push_back(e->begin);
     }
+    if (auto it = meta.find("keras64.crc32c"); it != meta.end()) {
+      // One CRC32C per tensor, in keras64.order's order (the writer records both).
+      const std::string key = "__metadata__[\"keras64.crc32c\"]";
+      json crcs;
+      try {
+        crcs = json::parse(it->second);
+      } catch (const json::exception&) {
+        throw bad(key + " is not a JSON array");
+      }
+      if (!crcs.is_array() || crcs.size() != tensors_.size() || !meta.count("keras64.order"))
+        throw bad(key + " does not hold one checksum per tensor of keras64.order");
+      for (std::size_t i = 0; i < crcs.size(); ++i) {
+        std::uint32_t v = 0;
+        if (!crcs[i].is_string() || !parse_crc_hex(crcs[i].get<std::string>(), v))
+          throw bad(key + "[" + std::to_string(i) + "] is not 8 hex digits");
+        checksums_.push_back({{"crc32c", v, f + ":__metadata__"}});
+      }
+    }
   }
 
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  std::vector<std::vector<TensorChecksum>> tensor_checksums() const override { return checksums_; }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     const TensorInfo& t = checked_read(tensors_, index, first, count);
@@ -230,6 +250,7 @@ class SafetensorsSource final : public Source {
   SourceInfo info_;
   std::vector<TensorInfo> tensors_;
   std::vector<std::uint64_t> begins_;
+  std::vector<std::vector<TensorChecksum>> checksums_;
   std::uint64_t data_start_ = 0;
 };
 

@@ -104,6 +104,27 @@ std::vector<std::string> WeightsTree::datasets(const std::string& path) const {
   return out;
 }
 
+std::vector<std::vector<TensorChecksum>> WeightsTree::checksums(
+    const std::vector<const DatasetRef*>& refs) const {
+  std::vector<std::vector<TensorChecksum>> out(refs.size());
+  bool any = false;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    const DatasetRef& r = *refs[i];
+    const std::string where = files_[r.file]->label + ":/" + r.path;
+    try {
+      h5::Id d = h5::open_dataset(files_[r.file]->h5.get(), r.path);
+      if (auto v = h5::read_u32_attr(d.get(), "keras64.crc32c"))
+        out[i].push_back({"crc32c", *v, where});
+      if (h5::has_fletcher32(d.get())) out[i].push_back({"fletcher32", 0, where});
+    } catch (const Error& e) {
+      throw e.with_context(where);
+    }
+    any = any || !out[i].empty();
+  }
+  if (!any) out.clear();
+  return out;
+}
+
 void WeightsTree::read(const DatasetRef& ref, std::uint64_t first, std::uint64_t count, void* dst) {
   const std::size_t size = info(ref.info.dtype).size;
   try {

@@ -15,6 +15,7 @@
 
 #include "detail/file.hpp"
 #include "detail/h5.hpp"
+#include "keras64/source.hpp"
 
 namespace keras64::detail {
 
@@ -45,6 +46,11 @@ class WeightsTree {
   const std::string& label(std::size_t file) const { return files_[file]->label; }
   std::size_t file_count() const { return files_.size(); }
   hid_t h5_file(std::size_t file) const { return files_[file]->h5.get(); }
+
+  /// Source::tensor_checksums() for the datasets `refs`: keras64's "keras64.crc32c" attribute
+  /// and the fletcher32 filter, where present (empty when no dataset has either).
+  std::vector<std::vector<TensorChecksum>> checksums(
+      const std::vector<const DatasetRef*>& refs) const;
 
   /// Reads elements [first, first + count) of `ref` as little-endian bytes of its dtype. Contiguous
   /// unfiltered little-endian datasets are read with pread at their file offset (HDF5 is slower

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from k64test import GOLDEN, MODELS, assert_bit_equal, expected_f64, manifest, run  # noqa: E402
+from k64test import GOLDEN, MODELS, assert_bit_equal, crc32c, expected_f64, manifest, run  # noqa: E402
 
 FLOAT_POLICIES = {"float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"}
 
@@ -126,6 +126,13 @@ def check_tree(before, after, widened):
         else:
             assert adtype == dtype, f"{path}: {adtype} != {dtype}"
             assert np.asarray(ads[()]).tobytes() == np.asarray(ds[()]).tobytes(), path
+        if "keras64.crc32c" in aattrs and "keras64.crc32c" not in attrs:
+            # keras64's checksum of each dataset it wrote: the CRC32C of its little-endian bytes.
+            kind, v = aattrs.pop("keras64.crc32c")
+            assert kind == "TypeIntegerID" and v.dtype == np.uint32, path
+            raw = np.asarray(ads[()])
+            raw = raw.astype(raw.dtype.newbyteorder("<")) if raw.dtype.kind in "fiub" else raw
+            assert int(v) == crc32c(raw.tobytes()), f"{path}: keras64.crc32c"
         assert aattrs == attrs, f"{path}: attributes differ"
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from k64test import GOLDEN, MODELS, assert_bit_equal, expected_f64, load_classic, run  # noqa: E402
+from k64test import (GOLDEN, MODELS, assert_bit_equal, expected_f64, flip_bit,  # noqa: E402
+                     load_classic, run, zip_member_offset)
 
 
 def _module_built():
@@ -505,3 +506,38 @@ def test_diff_of_a_conversion_is_equal_and_finds_changes(tmp_path):
     assert keras64.diff(src, tmp_path / "p.npz", atol=1e-2)["equal"]
     with pytest.raises(FileNotFoundError):
         keras64.diff(src, tmp_path / "missing.npz")
+
+
+def test_verify_matches_cli_and_raises_on_damage(tmp_path):
+    out = tmp_path / "w"
+    keras64.convert(GOLDEN / "mlp" / "model.keras", out, to="npy")
+    r = keras64.verify(out)
+    cli = json.loads(run("verify", out, "--json").stdout)
+    assert {k: v for k, v in cli.items() if k not in ("ok", "source")} == \
+        {k: v for k, v in r.items() if k != "source"}
+    assert r["verified"] and r["checksums"] == ["crc32c"] and r["tensors_checked"] == 4
+    assert r["source"]["kind"] == "npy-dir"
+    t = json.loads((out / "manifest.json").read_text())["tensors"][1]
+    flip_bit(out / t["file"], t["offset"])
+    with pytest.raises(keras64.FormatError) as e:
+        keras64.verify(out)
+    assert str(e.value).startswith(f"{out / t['file']}: tensor 1 '{t['name']}': CRC32C mismatch: ")
+    # Files without checksums are reported, not refused.
+    r = keras64.verify(GOLDEN / "mlp" / "model.weights.h5")
+    assert (r["verified"], r["checksums"], r["tensors_checked"]) == (False, [], 0)
+
+
+def test_load_refuses_a_damaged_keras_archive(tmp_path):
+    import io
+    import zipfile
+
+    import h5py
+
+    src = tmp_path / "model.keras"
+    src.write_bytes((GOLDEN / "mlp" / "model.keras").read_bytes())
+    with zipfile.ZipFile(src) as z:
+        with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+            at = f["layers/dense/vars/0"].id.get_offset()
+    flip_bit(src, zip_member_offset(src, "model.weights.h5") + at)
+    with pytest.raises(keras64.FormatError, match=r"model\.weights\.h5: CRC-32 mismatch: computed 0x"):
+        keras64.load(src)

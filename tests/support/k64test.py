@@ -131,3 +131,44 @@ def make_weights_h5(path, total_bytes, n_layers=4, seed=0):
 def temp_leftovers(folder):
     """keras64's temporary outputs (".<name>.keras64-tmp-<pid>-<n>") in a folder."""
     return [p for p in Path(folder).iterdir() if ".keras64-tmp-" in p.name]
+
+
+def zip_member_offset(archive, name):
+    """Where member `name`'s (compressed) bytes start in the archive file (past its local
+    header), for tests that damage a member's data."""
+    import zipfile
+
+    with zipfile.ZipFile(archive) as z:
+        info = z.getinfo(name)
+    raw = Path(archive).read_bytes()
+    h = info.header_offset
+    assert raw[h:h + 4] == b"PK\x03\x04"
+    return h + 30 + int.from_bytes(raw[h + 26:h + 28], "little") + int.from_bytes(raw[h + 28:h + 30], "little")
+
+
+def flip_bit(path, offset, bit=2):
+    """Flips one bit of a file in place."""
+    raw = bytearray(Path(path).read_bytes())
+    raw[offset] ^= 1 << bit
+    Path(path).write_bytes(bytes(raw))
+
+
+def _crc32c_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC32C (Castagnoli), computed here independently of keras64 (slow: small tensors only)."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF

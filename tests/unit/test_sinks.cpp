@@ -434,7 +434,10 @@ TEST(NpyDirSink, Manifest) {
                                              {"shape", {5, 10}},
                                              {"byte_order", "little"},
                                              {"offset", 128},
-                                             {"nbytes", 400}}));
+                                             {"nbytes", 400},
+                                             // CRC32C of 400 zero bytes (computed by Python)
+                                             {"crc32c", "b4ee26f7"}}));
+  EXPECT_EQ(m["tensors"][1]["crc32c"], "8c28b28a");  // of 8 zero bytes
   EXPECT_EQ(m["tensors"][1]["role"], "optimizer");
   EXPECT_EQ(m["tensors"][1]["dtype"], "int64");
   EXPECT_EQ(m["tensors"][1]["shape"], nlohmann::json::array());

@@ -23,8 +23,9 @@ struct Common {
 using Runner = std::function<int()>;
 Runner add_inspect(CLI::App& app, Common& common);
 Runner add_convert(CLI::App& app, Common& common);
-Runner add_load(CLI::App& app, Common& common);  // load.cpp
-Runner add_diff(CLI::App& app, Common& common);  // diff.cpp
+Runner add_load(CLI::App& app, Common& common);    // load.cpp
+Runner add_diff(CLI::App& app, Common& common);    // diff.cpp
+Runner add_verify(CLI::App& app, Common& common);  // verify.cpp
 
 /// Set by SIGINT/SIGTERM; long operations pass it as ConvertOptions::cancel.
 extern std::atomic<bool> g_cancel;

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
       cli::add_convert);
   add("load", "Put weights back into a model file, with the rounding account", cli::add_load);
   add("diff", "Compare two weight sets value by value (exit 0 equal, 1 different)", cli::add_diff);
+  add("verify", "Check every checksum a file carries (exit 0 intact, 4 damaged)", cli::add_verify);
 
   try {
     app.parse(argc, argv);
