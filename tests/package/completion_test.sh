@@ -37,7 +37,7 @@ contains() {  # contains WORD COMPLETION-WORDS...: WORD is among the completions
 expect "convert" keras64 con
 expect "diff" keras64 di
 expect "--help --version" keras64 --
-for sub in inspect convert load diff; do contains "$sub" keras64 ""; done
+for sub in inspect convert load diff verify; do contains "$sub" keras64 ""; done
 expect "npz npz-deflate" keras64 convert m.keras -o w.npz --to npz
 for fmt in npy npz npz-deflate memmap weights.h5 keras legacy-h5 safetensors; do
   contains "$fmt" keras64 convert m.keras --to ""

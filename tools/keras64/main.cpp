@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   // Part of --help, so the generated man page (keras64.1) states them too.
   app.footer(
       "Exit status: 0 success; 1 diff: the inputs differ; 2 bad arguments, unknown format, "
-      "output exists without --force; 3 I/O error; 4 corrupt input; 5 unsupported input; "
+      "output exists without --force; 3 I/O error; 4 corrupt input or a checksum mismatch; "
+      "5 unsupported input; "
       "6 mismatch between inputs; 70 internal error; 130 interrupted (outputs were removed).");
   app.require_subcommand(1);
   cli::Common common;
