@@ -113,6 +113,28 @@ def ensure_model(workdir, size_mb, dtype="float32"):
     return h5, keras
 
 
+TF_WRITER = """
+import sys, h5py, numpy as np, tensorflow as tf
+h5, prefix = sys.argv[1], sys.argv[2]
+m = tf.Module()
+with h5py.File(h5, "r") as f:
+    m.v = [tf.Variable(f[f"layers/{l}/vars/{i}"][()]) for l in f["layers"]
+           for i in sorted(f[f"layers/{l}/vars"], key=int)]
+tf.train.Checkpoint(model=m).write(prefix)
+"""
+
+
+def ensure_tf_checkpoint(h5, tf_python):
+    """The same tensors as `h5` in a TF2 object checkpoint (`tf.train.Checkpoint.write`), written
+    by real TensorFlow in `tf_python` (issue #14: TF input against .weights.h5 input)."""
+    prefix = h5[:-len(".weights.h5")] + "_tf"
+    if not os.path.exists(prefix + ".index"):
+        print(f"writing TF checkpoint {prefix} ...", flush=True)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+        subprocess.run([tf_python, "-c", TF_WRITER, h5, prefix], check=True, env=env)
+    return prefix
+
+
 # ----------------------------------------------------------------------------------------------
 # The numpy recipe (runs in a child process: `bench.py --numpy-worker FORM IN OUT`)
 
@@ -204,6 +226,12 @@ def remove(p):
         os.remove(p)
 
 
+def input_size(p):
+    import glob
+    files = [p] if os.path.exists(p) else glob.glob(p + ".*")  # a TF prefix
+    return sum(os.path.getsize(f) for f in files)
+
+
 def du(p):
     if os.path.isdir(p):
         return sum(os.path.getsize(os.path.join(p, f)) for f in os.listdir(p))
@@ -233,7 +261,9 @@ def warm(path):
     device, both sides' times fell run by run, and the medians were skewed)."""
     # In a child: reading in this process would raise its RSS, which the children it forks
     # then report as their own ru_maxrss.
-    subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
+    import glob
+    files = [path] if os.path.exists(path) else sorted(glob.glob(path + ".*"))  # a TF prefix
+    subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True)
 
 
 def run_numpy(form, src, out, drop):
@@ -279,6 +309,8 @@ def main():
     ap.add_argument("--slow", action="store_true",
                     help="also run np.savez_compressed above 100 MB (about 10 MB/s of float64)")
     ap.add_argument("--drop-caches", action="store_true", help="drop the page cache before each run (root)")
+    ap.add_argument("--tf-python", default="",
+                    help="a python with tensorflow: also time a TF checkpoint of the same tensors")
     ap.add_argument("--widen-bench", default="", help="path of the keras64_widen_bench program")
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "results.md"))
@@ -299,8 +331,14 @@ def main():
     rows = []
     for size in sizes:
         h5, keras = ensure_model(a.workdir, size)
+        inputs = [("weights.h5", h5), (".keras", keras)]
+        if a.tf_python:
+            inputs.append(("tf-checkpoint", ensure_tf_checkpoint(h5, a.tf_python)))
         for form in forms:
-            for src_kind, src in (("weights.h5", h5), (".keras", keras)):
+            for src_kind, src in inputs:
+                if src_kind == "tf-checkpoint" and form in ("keras", "weights.h5",
+                                                            "weights.h5+compress"):
+                    continue  # structure-preserving outputs need an HDF5 input
                 if form == "keras" and src_kind != ".keras":
                     continue  # a .keras output needs the model's config
                 np_runs, k_runs = [], []
@@ -308,6 +346,8 @@ def main():
                 if form in ("npz-deflate", "weights.h5+compress"):
                     # zlib at 10-20 MB/s of float64: once at 100 MB, above only with --slow
                     numpy_reps = 0 if size > 100 and not a.slow else 1
+                if src_kind == "tf-checkpoint":
+                    numpy_reps = 0  # the numpy recipe would need TensorFlow to read it
                 if src_kind == ".keras":
                     # numpy reads the member through zipfile (as Keras does): slow, so npy only, once
                     numpy_reps = 1 if form == "npy" else 0
@@ -331,7 +371,7 @@ def main():
                 row = {"size": size, "form": form, "input": src_kind,
                        "k_time": statistics.median(x[0] for x in k_runs),
                        "k_rss": max(x[1] for x in k_runs), "k_size": k_runs[0][2],
-                       "k_times": [x[0] for x in k_runs], "in_size": os.path.getsize(src)}
+                       "k_times": [x[0] for x in k_runs], "in_size": input_size(src)}
                 if np_runs:
                     row.update(np_time=statistics.median(x[0] for x in np_runs),
                                np_synced=statistics.median(x[3] for x in np_runs),
@@ -392,16 +432,17 @@ def write_results(a, rows, widen, forms):
             lines.append(f"| {r['size']} MB | {r['form']} | {r['input']} | - | - "
                          f"| {r['k_time']:.2f} | - | - | - | {fmt_mib(r['k_rss'])} "
                          f"| {fmt_mib(r['k_size'])} |")
-    lines += ["", "keras64 with `.keras` input against `.weights.h5` input (same model; time ratio "
-                  "of the medians, and of the fastest runs, which the machine's noise disturbs "
-                  "least):", ""]
+    lines += ["", "keras64 with `.keras` (and TF checkpoint) input against `.weights.h5` input (same "
+                  "tensors; time ratio of the medians, and of the fastest runs, which the "
+                  "machine's noise disturbs least):", ""]
     for r in rows:
-        if r["input"] != ".keras":
+        if r["input"] == "weights.h5":
             continue
         base = [b for b in rows if b["size"] == r["size"] and b["form"] == r["form"]
                 and b["input"] == "weights.h5"]
         if base:
-            lines.append(f"- {r['size']} MB {r['form']}: {r['k_time'] / base[0]['k_time']:.2f} "
+            lines.append(f"- {r['size']} MB {r['form']} from {r['input']}: "
+                         f"{r['k_time'] / base[0]['k_time']:.2f} "
                          f"(fastest: {min(r['k_times']) / min(base[0]['k_times']):.2f})")
     lines += [""]
     for r in rows:

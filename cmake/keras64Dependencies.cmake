@@ -12,3 +12,8 @@ find_package(Threads REQUIRED)
 if(KERAS64_BUILD_CLI)
   find_package(CLI11 REQUIRED)
 endif()
+# TensorFlow checkpoints and SavedModels (issue #14): protobuf (libprotobuf-dev + protobuf-compiler)
+# decodes the index entries and object graphs from src/proto/*.proto; snappy (libsnappy-dev)
+# decompresses the table blocks TF wrote compressed.
+find_package(Protobuf REQUIRED)
+find_package(Snappy CONFIG REQUIRED)

@@ -3,6 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang clang-format clang-tidy
       libhdf5-dev libzip-dev zlib1g-dev libdeflate-dev libisal-dev nlohmann-json3-dev libcli11-dev
+      libprotobuf-dev protobuf-compiler libsnappy-dev
       googletest libgtest-dev pybind11-dev python3-dev python3-numpy python3-h5py python3-pytest
       python3-pip python3-setuptools python3-wheel python3-venv)
 missing=()

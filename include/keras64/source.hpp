@@ -18,11 +18,19 @@
 
 namespace keras64 {
 
+/// An entry of the input that is listed but never converted (TensorFlow checkpoints: strings,
+/// resources, variants, Keras metric state, optimizer state without --include-optimizer).
+struct SkippedEntry {
+  std::string key;  ///< its name or key in the file
+  std::string why;  ///< "DT_STRING", "Keras metric state", ...
+};
+
 /// What kind of file a source was opened from. Stable strings, used in manifests and --json.
 struct SourceInfo {
   std::string file;  ///< the path given by the user
   std::string kind;  ///< "keras3", "keras3-weights", "keras3-sharded", "legacy-h5",
-                     ///< "legacy-weights-h5", "npy-dir", "npz", "memmap-dir", "safetensors"
+                     ///< "legacy-weights-h5", "npy-dir", "npz", "memmap-dir", "safetensors",
+                     ///< "tf-checkpoint", "tf-savedmodel"
   std::string keras_version;  ///< as recorded in the file, or empty
   std::string model_name;     ///< the model's name when known, or empty
   /// True when the order of tensors() is known to be model.get_weights() order (the architecture
@@ -30,6 +38,8 @@ struct SourceInfo {
   /// then says why, and front ends must show it.
   bool order_exact = false;
   std::string note;
+  /// Entries of the input that tensors() leaves out, in file order (empty for most formats).
+  std::vector<SkippedEntry> skipped;
 };
 
 /// One HDF5 file of a source's own structure (see Source::native_files()).
@@ -127,8 +137,10 @@ class Source {
 };
 
 /// Opens `path`, detecting its format from its bytes (zip, HDF5, npy/npz, safetensors, a
-/// directory with manifest.json, a sharded `.weights.json` index). Throws Error{io} if it cannot
-/// be read, Error{corrupt} if it is damaged, Error{unsupported} if it is no format keras64 reads.
+/// directory with manifest.json, a sharded `.weights.json` index, a TensorFlow checkpoint prefix,
+/// `.index` file, folder with a `checkpoint` state file, or SavedModel directory). Throws Error{io}
+/// if it cannot be read, Error{corrupt} if it is damaged, Error{unsupported} if it is no format
+/// keras64 reads.
 std::unique_ptr<Source> open_source(const std::filesystem::path& path,
                                     const OpenOptions& opts = {});
 

@@ -72,6 +72,9 @@ struct TensorInfo {
   std::string layer;
   /// The Keras variable path ("mlp/dense/kernel") when the file records it; else empty.
   std::string keras_path;
+  /// TensorFlow checkpoints and SavedModels: the tensor's key in the bundle
+  /// ("layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE"); empty for other formats.
+  std::string key;
 
   std::uint64_t elements() const { return element_count(shape); }
   std::uint64_t nbytes() const { return elements() * info(dtype).size; }

@@ -65,7 +65,9 @@ class SourceInfo:
     """What an input was: ``kind`` is one of "keras3", "keras3-weights", "keras3-sharded",
     "legacy-h5", "legacy-weights-h5", keras64's own forms ("npy-dir", "npz", "memmap-dir", ...),
     or "python" for arrays handed to :func:`save`. ``order_exact`` is False when tensors are in
-    file order rather than ``get_weights()`` order; ``note`` then says why."""
+    file order rather than ``get_weights()`` order; ``note`` then says why. ``skipped`` lists
+    the entries never converted, as (key, why) pairs (TensorFlow checkpoints: strings, metric
+    state, optimizer state without ``include_optimizer``)."""
 
     file: str
     kind: str
@@ -73,6 +75,7 @@ class SourceInfo:
     model_name: str
     order_exact: bool
     note: str
+    skipped: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ class TensorInfo:
     "layer/weight" for legacy ones); ``dtype`` the numpy name of the stored type ("float32",
     "bfloat16", "int64", "bool"); ``role`` "model" or "optimizer"; ``layer`` the Keras layer
     name; ``keras_path`` the Keras variable path when recorded; ``file`` and ``dataset`` where
-    the data lives (``dataset`` may be empty); ``nbytes`` its stored size."""
+    the data lives (``dataset`` may be empty); ``nbytes`` its stored size; ``key`` the
+    checkpoint key of a TensorFlow checkpoint's tensor (else empty)."""
 
     name: str
     dtype: str
@@ -94,6 +98,7 @@ class TensorInfo:
     dataset: str
     keras_path: str = ""
     nbytes: int = 0
+    key: str = ""
 
 
 class Tensors(List[TensorInfo]):

@@ -19,8 +19,10 @@ class SourceInfo:
     model_name: str
     order_exact: bool
     note: str
+    skipped: Tuple[Tuple[str, str], ...]
     def __init__(self, file: str, kind: str, keras_version: str, model_name: str,
-                 order_exact: bool, note: str) -> None: ...
+                 order_exact: bool, note: str,
+                 skipped: Tuple[Tuple[str, str], ...] = ...) -> None: ...
 
 class TensorInfo:
     name: str
@@ -32,8 +34,10 @@ class TensorInfo:
     dataset: str
     keras_path: str
     nbytes: int
+    key: str
     def __init__(self, name: str, dtype: str, shape: Tuple[int, ...], role: str, layer: str,
-                 file: str, dataset: str, keras_path: str = ..., nbytes: int = ...) -> None: ...
+                 file: str, dataset: str, keras_path: str = ..., nbytes: int = ...,
+                 key: str = ...) -> None: ...
 
 class Tensors(List[TensorInfo]):
     source: SourceInfo

@@ -200,6 +200,9 @@ py::dict source_dict(const keras64::SourceInfo& s) {
   d["model_name"] = s.model_name;
   d["order_exact"] = s.order_exact;
   d["note"] = s.note;
+  py::list skipped;
+  for (const auto& k : s.skipped) skipped.append(py::make_tuple(k.key, k.why));
+  d["skipped"] = py::tuple(skipped);
   return d;
 }
 
@@ -217,6 +220,7 @@ py::dict tensor_dict(const keras64::TensorInfo& t) {
   d["role"] = std::string(role_name(t.role));
   d["layer"] = t.layer;
   d["keras_path"] = t.keras_path;
+  d["key"] = t.key;
   d["file"] = t.file;
   d["dataset"] = t.dataset;
   d["nbytes"] = py::int_(t.nbytes());

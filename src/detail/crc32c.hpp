@@ -24,6 +24,20 @@ constexpr std::uint32_t crc32c_final(std::uint32_t state) {
 /// The CRC32C of one buffer.
 std::uint32_t crc32c(const void* data, std::size_t n);
 
+/// The CRC32C of the input that gave `crc` followed by n more bytes.
+inline std::uint32_t crc32c_extend(std::uint32_t crc, const void* data, std::size_t n) {
+  return crc32c_final(crc32c_update(crc ^ 0xFFFFFFFFu, data, n));
+}
+
+/// TensorFlow stores CRCs "masked" (tsl/lib/hash/crc32c.h): a CRC of data that itself holds CRCs
+/// is weak, so the stored value is rotated and offset.
+constexpr std::uint32_t crc32c_mask(std::uint32_t c) {
+  return ((c >> 15) | (c << 17)) + 0xa282ead8u;
+}
+constexpr std::uint32_t crc32c_unmask(std::uint32_t m) {
+  return ((m - 0xa282ead8u) >> 17) | ((m - 0xa282ead8u) << 15);
+}
+
 /// 8 lower-case hex digits ("e3069283"): how keras64's outputs record a CRC32C in text.
 std::string crc_hex(std::uint32_t crc);
 /// The value of such text, or false if `s` is not exactly 8 hex digits.

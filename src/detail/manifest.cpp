@@ -51,6 +51,7 @@ std::string make_manifest(const Plan& plan, std::string_view output_format,
               {"offset", files[i].offset},
               {"nbytes", pt.nbytes()},
               {"crc32c", crc_hex(files[i].crc32c)}};
+    if (!t.key.empty()) j["key"] = t.key;
     out += i ? ",\n  " : "\n  ";
     out += dump(j);
   }

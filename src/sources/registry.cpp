@@ -52,6 +52,7 @@ const std::vector<SourceFormat>& formats() {
                 !s.h5_root_attrs.count("model_config");
        },
        open_keras3_weights},
+      {"tf-checkpoint", probe_tf_checkpoint, open_tf_checkpoint},
       {"npy-dir", [](const Sniff& s) { return s.is_dir && probe_npy_dir(s.path); }, open_npy_dir},
       {"memmap-dir", [](const Sniff& s) { return s.is_dir && probe_memmap_dir(s.path); },
        open_memmap_dir},
@@ -72,7 +73,16 @@ Sniff sniff(const fs::path& path) {
   Sniff s;
   s.path = path;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw io_error(path.string() + ": cannot open", errno);
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    // A TensorFlow checkpoint is named by its prefix, which is no file: `ckpt-9` for
+    // `ckpt-9.index` + `ckpt-9.data-*` (the tf-checkpoint probe checks the index's bytes).
+    struct stat ist {};
+    if (err == ENOENT && ::stat((path.string() + ".index").c_str(), &ist) == 0 &&
+        S_ISREG(ist.st_mode))
+      return s;
+    throw io_error(path.string() + ": cannot open", err);
+  }
   if (S_ISDIR(st.st_mode)) {
     s.is_dir = true;
     return s;

@@ -42,4 +42,10 @@ bool probe_safetensors(const Sniff& s);
 std::unique_ptr<Source> open_safetensors(const std::filesystem::path& path,
                                          const OpenOptions& opts);
 
+/// TensorFlow checkpoint or SavedModel (tf_checkpoint_source.cpp): a bundle prefix, its
+/// `.index`, a folder with a `checkpoint` state file, or a SavedModel directory.
+bool probe_tf_checkpoint(const Sniff& s);
+std::unique_ptr<Source> open_tf_checkpoint(const std::filesystem::path& path,
+                                           const OpenOptions& opts);
+
 }  // namespace keras64::detail

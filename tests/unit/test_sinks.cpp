@@ -406,7 +406,7 @@ TEST(SinkRegistry, DeflateLevelIsChecked) {
 TEST(NpyDirSink, Manifest) {
   ScratchDir dir;
   FakeSource src(
-      {"model.keras", "keras3", "3.15.1", "mlp", false, "weights file without architecture"});
+      {"model.keras", "keras3", "3.15.1", "mlp", false, "weights file without architecture", {}});
   src.add(tensor("dense/vars/0", DType::f32, {5, 10}), std::vector<unsigned char>(200));
   src.add(tensor("optimizer/iterations", DType::i64, {}, Role::optimizer),
           std::vector<unsigned char>(8));
@@ -462,7 +462,7 @@ TEST(MemmapSink, EmptyTensorsAreNoted) {
 TEST(Sinks, UnwidenedFloatsKeepTheirDtype) {
   ScratchDir dir;
   keras64::Plan plan;
-  plan.source = {"m.keras", "keras3", "", "", true, ""};
+  plan.source = {"m.keras", "keras3", "", "", true, "", {}};
   plan.tensors.push_back({tensor("bf/vars/0", DType::bf16, {3}), DType::bf16});
   plan.tensors.push_back({tensor("f/vars/0", DType::f32, {2}), DType::f32});
   const std::uint16_t bf[3] = {0x3f80, 0x4000, 0xc040};

@@ -56,6 +56,7 @@ nlohmann::json tensor_json(const TensorInfo& t, std::size_t index) {
           {"name", t.name},
           {"layer", t.layer},
           {"keras_path", t.keras_path},
+          {"key", t.key},
           {"role", role_name(t.role)},
           {"dtype", info(t.dtype).name},
           {"shape", t.shape},
@@ -64,13 +65,20 @@ nlohmann::json tensor_json(const TensorInfo& t, std::size_t index) {
           {"dataset", t.dataset}};
 }
 
+nlohmann::json skipped_json(const SourceInfo& s) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& k : s.skipped) a.push_back({{"key", k.key}, {"why", k.why}});
+  return a;
+}
+
 nlohmann::json source_json(const SourceInfo& s) {
   return {{"file", s.file},
           {"kind", s.kind},
           {"keras_version", s.keras_version},
           {"model_name", s.model_name},
           {"order_exact", s.order_exact},
-          {"note", s.note}};
+          {"note", s.note},
+          {"skipped", skipped_json(s)}};
 }
 
 }  // namespace keras64::cli

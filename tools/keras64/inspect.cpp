@@ -55,6 +55,11 @@ Runner add_inspect(CLI::App& app, Common& common) {
                   printable(t.layer).c_str(), t.role == Role::optimizer ? " (optimizer)" : "");
     }
     std::cout << ts.size() << " tensors, " << human_bytes(total) << "\n";
+    if (!si.skipped.empty()) {
+      std::cout << si.skipped.size() << " entries skipped (never converted):\n";
+      for (const auto& k : si.skipped)
+        std::cout << "       " << printable(k.key) << "  (" << k.why << ")\n";
+    }
     return 0;
   };
 }

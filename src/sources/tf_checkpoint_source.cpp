@@ -1,0 +1,367 @@
+// TensorFlow checkpoints (TF1 Saver V2, TF2 object checkpoints, tf-keras save_weights in TF
+// format) and SavedModel directories, read without TensorFlow.
+//
+// Inputs, told apart by bytes and layout: a bundle prefix (`ckpt-9`: no such file, but
+// `ckpt-9.index` is one), the `.index` file itself (ending in the table magic), a folder holding a
+// `checkpoint` state file (its `model_checkpoint_path`, relative to the folder, is followed), or a
+// SavedModel directory (`saved_model.pb` + `variables/variables.index`). The bundle layer
+// (detail/tf_bundle.hpp) checks every block and tensor CRC; this file decides names, order and
+// roles:
+//
+//  - name: the variable's TF name (the object graph's `full_name`, e.g. `seq/dense/kernel`) when
+//    the graph has one and it is unique, else the key; TensorInfo::key is always the key.
+//  - order: a SavedModel whose root has a `variables` list (Keras: model.variables) is in that
+//    order, exact; a tf-keras save_weights checkpoint (root edges `layer_with_weights-<j>`) is in
+//    layer order, each layer's variables in creation order (best effort, not exact); anything
+//    else in key order.
+//  - optimizer: variables under the root's `optimizer` edge or any node holding slot variables,
+//    and the slots themselves; listed after the model's only with --include-optimizer.
+//  - never converted, listed in SourceInfo::skipped: strings, resources, variants and other
+//    types keras64 has no dtype for, Keras metric state (`keras_api/metrics/...`), and in a
+//    SavedModel with a root `variables` list, the variables outside it.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "detail/file.hpp"
+#include "detail/tf_bundle.hpp"
+#include "keras64/error.hpp"
+#include "sources/sniff.hpp"
+#include "sources/source_util.hpp"
+#include "sources/sources.hpp"
+#include "sources/tf_object_graph.hpp"
+
+namespace fs = std::filesystem;
+
+namespace keras64::detail {
+namespace {
+
+constexpr char kTableMagic[8] = {'\x57', '\xfb', '\x80', '\x8b', '\x24', '\x75', '\x47', '\xdb'};
+constexpr const char* kGraphKey = "_CHECKPOINTABLE_OBJECT_GRAPH";
+constexpr std::uint64_t kMaxGraph = std::uint64_t{256} << 20;
+
+bool has_table_magic(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return false;
+  try {
+    File f = File::open_read(p);
+    const std::uint64_t n = f.size();
+    if (n < 48) return false;
+    char tail[8];
+    f.pread_all(tail, 8, n - 8);
+    return std::memcmp(tail, kTableMagic, 8) == 0;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// The quoted value of `model_checkpoint_path` in a text-format CheckpointState, C escapes
+// undone; empty if there is none.
+std::string checkpoint_state_path(const std::string& text) {
+  const std::string field = "model_checkpoint_path:";
+  std::size_t at = 0;
+  while ((at = text.find(field, at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') break;
+    at += field.size();
+  }
+  if (at == std::string::npos) return {};
+  std::size_t p = text.find('"', at + field.size());
+  if (p == std::string::npos) return {};
+  std::string out;
+  for (++p; p < text.size() && text[p] != '"'; ++p) {
+    if (text[p] != '\\' || p + 1 >= text.size()) {
+      out += text[p];
+      continue;
+    }
+    const char c = text[++p];
+    if (c >= '0' && c <= '7') {
+      int v = 0;
+      for (int k = 0; k < 3 && p < text.size() && text[p] >= '0' && text[p] <= '7'; ++k, ++p)
+        v = v * 8 + (text[p] - '0');
+      --p;
+      out += static_cast<char>(v);
+    } else {
+      out += c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
+    }
+  }
+  return out;
+}
+
+// Where the bundle of an input is: its prefix, and whether the input is a SavedModel.
+struct Located {
+  fs::path prefix;
+  bool saved_model = false;
+};
+
+// Which input is a TensorFlow one is decided by layout where the layout says it (a SavedModel
+// folder, a `checkpoint` state file naming an existing index, a prefix that is no file but has an
+// index), so that a damaged index in such a layout is reported as corrupt (exit 4), not as an
+// unknown format; a lone `.index` file must also carry the table magic.
+std::optional<Located> locate(const fs::path& path) {
+  std::error_code ec;
+  auto has_index = [&](const fs::path& prefix) {
+    return fs::is_regular_file(prefix.string() + ".index", ec);
+  };
+  if (fs::is_directory(path, ec)) {
+    if (fs::is_regular_file(path / "saved_model.pb", ec) &&
+        has_index(path / "variables" / "variables"))
+      return Located{path / "variables" / "variables", true};
+    if (!fs::is_regular_file(path / "checkpoint", ec)) return std::nullopt;
+    std::string target;
+    try {
+      target = checkpoint_state_path(read_text_file(path / "checkpoint", 1 << 20));
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+    if (target.empty()) return std::nullopt;
+    fs::path t = fs::path(target).is_absolute() ? fs::path(target) : path / target;
+    // A folder copied elsewhere keeps the writer's absolute paths: look next to the file too.
+    if (!has_index(t)) t = path / fs::path(target).filename();
+    if (!has_index(t)) return std::nullopt;
+    return Located{t, false};
+  }
+  if (fs::is_regular_file(path, ec)) {
+    const std::string s = path.string();
+    if (s.size() > 6 && s.ends_with(".index") && has_table_magic(path))
+      return Located{s.substr(0, s.size() - 6), false};
+    return std::nullopt;
+  }
+  if (!fs::exists(path, ec) && has_index(path)) return Located{path, false};
+  return std::nullopt;
+}
+
+class TfCheckpointSource final : public Source {
+ public:
+  TfCheckpointSource(const fs::path& path, const Located& where, const OpenOptions& opts)
+      : bundle_(where.prefix, path.string()) {
+    info_.file = path.string();
+    info_.kind = where.saved_model ? "tf-savedmodel" : "tf-checkpoint";
+    if (!opts.model.empty())
+      throw Error(Errc::unsupported,
+                  info_.file + ": --model with a TensorFlow checkpoint is not supported yet");
+    std::optional<tf::SavedModelInfo> sm;
+    if (where.saved_model) sm = tf::read_saved_model(path, info_.file);
+
+    const auto& entries = bundle_.entries();
+    std::optional<tf::ObjectGraph> graph;
+    if (const tf::BundleEntry* g = bundle_.find(kGraphKey)) {
+      const auto idx = static_cast<std::size_t>(g - entries.data());
+      const auto strings = bundle_.read_strings(idx, kMaxGraph);
+      if (strings.size() != 1)
+        throw Error(Errc::corrupt, info_.file + ":" + kGraphKey + ": not a scalar string");
+      try {
+        graph = tf::ObjectGraph::parse(strings[0]);
+      } catch (const Error& e) {
+        throw e.with_context(info_.file + ":" + kGraphKey);
+      }
+    }
+
+    // Classify every entry that is a tensor of its own. Small entries that are never converted
+    // (strings, metric state) still have their checksums verified: damage anywhere in a
+    // checkpoint's data is reported, not only in the tensors converted.
+    std::map<std::string, std::size_t> candidates;  // key -> entry index
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const tf::BundleEntry& e = entries[i];
+      if (e.is_slice || e.key == kGraphKey) continue;
+      if (!tf::to_dtype(e.dtype)) {
+        info_.skipped.push_back({e.key, tf::tf_type_name(e.dtype)});
+        if (e.dtype == tf::kString && e.slices.empty()) bundle_.read_strings(i, kMaxGraph);
+      } else if (e.key.starts_with("keras_api/metrics/")) {
+        info_.skipped.push_back({e.key, "Keras metric state"});
+        if (e.slices.empty()) bundle_.verify(i);
+      } else {
+        candidates[e.key] = i;
+      }
+    }
+
+    std::set<std::string> optimizer_keys;
+    std::map<std::string, std::string> full_names;
+    std::vector<std::string> model_order;  // keys, model tensors first
+    if (graph) {
+      for (const auto& n : graph->nodes)
+        if (auto it = n.keys.find("VARIABLE_VALUE"); it != n.keys.end() && !n.full_name.empty())
+          full_names[it->second] = n.full_name;
+      // Optimizer state: below the root's `optimizer` edge or a node that owns slot variables.
+      std::vector<int> opt_roots;
+      if (int o = graph->root_child("optimizer"); o >= 0) opt_roots.push_back(o);
+      for (std::size_t id = 0; id < graph->nodes.size(); ++id)
+        if (!graph->nodes[id].slot_variables.empty()) {
+          opt_roots.push_back(static_cast<int>(id));
+          for (int s : graph->nodes[id].slot_variables)
+            optimizer_keys.insert(graph->variable_key(s));
+        }
+      for (int r : opt_roots)
+        for (int v : graph->variables_under(r)) optimizer_keys.insert(graph->variable_key(v));
+
+      if (sm && sm->root_variables) {
+        for (int id : *sm->root_variables) {
+          const std::string k = graph->variable_key(id);
+          if (k.empty() || !candidates.count(k))
+            throw Error(Errc::corrupt, info_.file + ": saved_model.pb: variable node " +
+                                           std::to_string(id) +
+                                           " of the root's variables list has no tensor");
+          model_order.push_back(k);
+        }
+        info_.order_exact = true;
+      } else if (graph->root_child("layer_with_weights-0") >= 0) {
+        for (int j = 0;; ++j) {
+          const int layer = graph->root_child("layer_with_weights-" + std::to_string(j));
+          if (layer < 0) break;
+          for (int v : graph->variables_under(layer)) model_order.push_back(graph->variable_key(v));
+        }
+        info_.note = std::string(sm ? "tf-keras SavedModel without a root variables list "
+                                      "(saved with save_traces=False?)"
+                                    : "tf-keras checkpoint without its model") +
+                     ": layers in layer_with_weights order, each layer's variables in creation "
+                     "order, which is not get_weights() order for layers that create a "
+                     "non-trainable variable before a trainable one";
+      }
+    }
+    if (info_.note.empty() && !info_.order_exact)
+      info_.note = graph ? "TensorFlow object checkpoint: key order (it records no get_weights() "
+                           "order)"
+                         : "TensorFlow checkpoint without an object graph (TF1): key order";
+
+    // Model tensors in the order found, then the rest in key order; optimizer state last.
+    std::vector<std::string> order;
+    std::set<std::string> placed;
+    auto place = [&](const std::string& k) {
+      if (candidates.count(k) && !optimizer_keys.count(k) && placed.insert(k).second)
+        order.push_back(k);
+    };
+    for (const auto& k : model_order) place(k);
+    const bool listed = sm && sm->root_variables;
+    for (const auto& [k, i] : candidates) {
+      // With the root's variables list, that list is the model: anything else that is neither
+      // optimizer nor metric state (Keras 3 export tracks each variable a second time under
+      // `_all_variables`) is not a model weight.
+      if (listed && !optimizer_keys.count(k) && !placed.count(k)) {
+        info_.skipped.push_back({k, "not in the root's variables list"});
+        bundle_.verify(i);
+        continue;
+      }
+      place(k);
+    }
+    std::size_t model_count = order.size();
+    for (const auto& [k, i] : candidates)
+      if (optimizer_keys.count(k)) {
+        if (opts.include_optimizer)
+          order.push_back(k);
+        else
+          info_.skipped.push_back({k, "optimizer state (use --include-optimizer)"});
+      }
+
+    // Names: full_name where it is unique among the listed tensors, else the key.
+    std::map<std::string, int> uses;
+    for (const auto& k : order)
+      if (auto it = full_names.find(k); it != full_names.end()) ++uses[it->second];
+    std::set<std::string> names;
+    for (std::size_t n = 0; n < order.size(); ++n) {
+      const std::string& k = order[n];
+      const tf::BundleEntry& e = entries[candidates[k]];
+      TensorInfo t;
+      auto fn = full_names.find(k);
+      t.name = fn != full_names.end() && uses[fn->second] == 1 && !candidates.count(fn->second)
+                   ? fn->second
+                   : k;
+      if (!names.insert(t.name).second) t.name = k;
+      t.key = k;
+      t.dtype = *tf::to_dtype(e.dtype);
+      t.shape = e.shape;
+      t.role = n < model_count ? Role::model : Role::optimizer;
+      t.file = info_.file;
+      t.dataset = k;
+      tensors_.push_back(std::move(t));
+      entry_of_.push_back(candidates[k]);
+    }
+  }
+
+  const SourceInfo& info() const override { return info_; }
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+
+  void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
+    const TensorInfo& t = checked_read(tensors_, index, first, count);
+    const std::size_t size = keras64::info(t.dtype).size;
+    const tf::BundleEntry& e = bundle_.entries()[entry_of_[index]];
+    if (e.slices.empty())
+      bundle_.read(entry_of_[index], first * size, count * size, dst);
+    else
+      read_sliced(e, first, count, size, static_cast<char*>(dst));
+    if (bundle_.big_endian() && size > 1) {
+      auto* p = static_cast<unsigned char*>(dst);
+      for (std::uint64_t i = 0; i < count; ++i, p += size) std::reverse(p, p + size);
+    }
+  }
+
+ private:
+  // Elements [first, first + count) of a partitioned tensor, from the slices that hold them.
+  // A run is as long as the slice and the tensor are both contiguous: along the innermost axis
+  // the slice does not cover whole, and every axis inside it.
+  void read_sliced(const tf::BundleEntry& e, std::uint64_t first, std::uint64_t count,
+                   std::size_t size, char* dst) {
+    const std::size_t rank = e.shape.size();
+    std::vector<std::uint64_t> c(rank);
+    while (count > 0) {
+      std::uint64_t rest = first;
+      for (std::size_t d = rank; d-- > 0;) {
+        c[d] = rest % e.shape[d];
+        rest /= e.shape[d];
+      }
+      std::size_t s = 0;
+      auto lo = [&](std::size_t k, std::size_t d) -> std::uint64_t {
+        const auto& x = e.slices[k][d];
+        return x.length < 0 ? 0 : static_cast<std::uint64_t>(x.start);
+      };
+      auto hi = [&](std::size_t k, std::size_t d) -> std::uint64_t {
+        const auto& x = e.slices[k][d];
+        return x.length < 0 ? e.shape[d] : static_cast<std::uint64_t>(x.start + x.length);
+      };
+      for (; s < e.slices.size(); ++s) {
+        bool in = true;
+        for (std::size_t d = 0; d < rank && in; ++d) in = c[d] >= lo(s, d) && c[d] < hi(s, d);
+        if (in) break;
+      }
+      if (s == e.slices.size())
+        throw Error(Errc::corrupt, bundle_.label() + ":" + e.key + ": no slice holds element " +
+                                       std::to_string(first));
+      // Axis j: the outermost axis from which every inner axis is covered whole.
+      std::size_t j = rank ? rank - 1 : 0;
+      while (j > 0 && lo(s, j) == 0 && hi(s, j) == e.shape[j]) --j;
+      std::uint64_t inner = 1, within = 0;  // elements per step of axis j; position below it
+      for (std::size_t d = rank; d-- > j + 1;) {
+        within += c[d] * inner;
+        inner *= e.shape[d];
+      }
+      const std::uint64_t run =
+          std::min(count, rank ? (hi(s, j) - c[j]) * inner - within : std::uint64_t{1});
+      // Flat position inside the slice (C order over the slice's own shape).
+      std::uint64_t pos = 0;
+      for (std::size_t d = 0; d < rank; ++d) pos = pos * (hi(s, d) - lo(s, d)) + (c[d] - lo(s, d));
+      bundle_.read(e.slice_entries[s], pos * size, run * size, dst);
+      dst += run * size;
+      first += run;
+      count -= run;
+    }
+  }
+
+  tf::Bundle bundle_;
+  SourceInfo info_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<std::size_t> entry_of_;
+};
+
+}  // namespace
+
+bool probe_tf_checkpoint(const Sniff& s) {
+  return locate(s.path).has_value();
+}
+
+std::unique_ptr<Source> open_tf_checkpoint(const fs::path& path, const OpenOptions& opts) {
+  const auto where = locate(path);
+  if (!where)
+    throw Error(Errc::unsupported, path.string() + ": not a TensorFlow checkpoint or SavedModel");
+  return std::make_unique<TfCheckpointSource>(path, *where, opts);
+}
+
+}  // namespace keras64::detail

@@ -1,0 +1,91 @@
+"""Every golden TensorFlow file (tests/data/tf), truncated at many points and with bits flipped at
+many places: keras64 reads the damaged copy and either converts it or stops with one clean line
+"keras64: error: ..." - exit 4 for the bundle's own files (.index, .data-*: every byte of them is
+covered by a checksum or checked), naming the tensor's key when the damage is in its data; never a
+crash, never output left behind. saved_model.pb and the `checkpoint` state file carry no checksum:
+a flip there may still read (exit 0) or make the folder unrecognised (exit 5)."""
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from k64test import CLI, DATA  # noqa: E402
+
+TF = DATA / "tf"
+CASES = sorted(p.name for p in TF.iterdir() if (p / "expected.json").exists())
+
+
+def tf_files(case):
+    folder = TF / case
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.is_file() and not p.name.startswith("expected") and p.suffix != ".h5")
+
+
+def convert(tmp_path, case_dir, input_rel):
+    out = tmp_path / "out.npz"
+    out.unlink(missing_ok=True)  # a damaged copy that still reads leaves its output
+    p = subprocess.run([CLI, "convert", str(case_dir / input_rel), "-o", str(out), "--to", "npz",
+                        "--include-optimizer", "-q"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        lines = p.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("keras64: error: "), p.stderr
+        assert not out.exists()
+    return p
+
+
+def damaged(tmp_path, case, rel, mutate):
+    d = tmp_path / "case"
+    if d.exists():
+        shutil.rmtree(d)
+    shutil.copytree(TF / case, d)
+    f = d / rel
+    f.write_bytes(mutate(f.read_bytes()))
+    return d
+
+
+def checked(rel):
+    return rel.endswith(".index") or ".data-" in rel
+
+
+def keys_of(case):
+    doc = json.loads((TF / case / "expected.json").read_text())
+    return [e["key"] for e in doc["entries"]]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_truncations(tmp_path, case):
+    doc = json.loads((TF / case / "expected.json").read_text())
+    for rel in tf_files(case):
+        n = (TF / case / rel).stat().st_size
+        for cut in sorted({0, 1, n // 3, n // 2, n - 1} - {n}):
+            d = damaged(tmp_path, case, rel, lambda b: b[:cut])
+            p = convert(tmp_path, d, doc["input"])
+            allowed = (4,) if checked(rel) else (0, 4, 5)
+            assert p.returncode in allowed, f"{rel} cut at {cut}: exit {p.returncode} {p.stderr}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bit_flips(tmp_path, case):
+    doc = json.loads((TF / case / "expected.json").read_text())
+    rng = random.Random(case)
+    keys = keys_of(case)
+    for rel in tf_files(case):
+        n = (TF / case / rel).stat().st_size
+        if n == 0:
+            continue
+        for pos in sorted({0, n - 1, *(rng.randrange(n) for _ in range(12))}):
+            bit = 1 << rng.randrange(8)
+            d = damaged(tmp_path, case, rel, lambda b: b[:pos] + bytes([b[pos] ^ bit]) + b[pos + 1:])
+            p = convert(tmp_path, d, doc["input"])
+            if checked(rel):
+                assert p.returncode == 4, f"{rel} byte {pos}: exit {p.returncode} {p.stderr}"
+                if ".data-" in rel:  # the damage is in one tensor's bytes: it is named
+                    assert any(f":{k}: " in p.stderr or f":{k}[" in p.stderr for k in keys), p.stderr
+            else:
+                assert p.returncode in (0, 4, 5), f"{rel} byte {pos}: exit {p.returncode} {p.stderr}"

@@ -1,0 +1,155 @@
+"""TensorFlow checkpoints and SavedModels (tests/data/tf, written by TensorFlow 2.21 / tf-keras
+2.21 / Keras 3.15 through make_tf.py) through every command: inspect lists every bundle entry
+once (as a tensor or as skipped), names and keys as TF recorded them, get_weights() order where
+the file knows it; every output form holds TensorFlow's own values bit for bit (floats widened
+to float64, integers and bool kept); diff and the Python module take these inputs too."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from k64test import DATA, assert_bit_equal, load_classic, run  # noqa: E402
+
+TF = DATA / "tf"
+CASES = sorted(p.name for p in TF.iterdir() if (p / "expected.json").exists())
+ST_DTYPES = {"F64": "<f8", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1",
+             "BOOL": "?"}
+
+
+def expected(case):
+    doc = json.loads((TF / case / "expected.json").read_text())
+    with np.load(TF / case / "expected.npz") as z:
+        values = {e["key"]: z[e["npz"]] for e in doc["entries"] if "npz" in e}
+    return doc, values
+
+
+def inspect(case, *extra):
+    doc = json.loads((TF / case / "expected.json").read_text())
+    return json.loads(run("inspect", TF / case / doc["input"], "--json", *extra).stdout)
+
+
+def read_safetensors(path):
+    raw = Path(path).read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    order = json.loads(header["__metadata__"]["keras64.order"])
+    out = []
+    for name in order:
+        t = header[name]
+        a, b = t["data_offsets"]
+        out.append(np.frombuffer(raw[8 + n + a:8 + n + b], dtype=ST_DTYPES[t["dtype"]]).reshape(t["shape"]))
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_inspect_lists_every_entry_once(case):
+    doc, _ = expected(case)
+    info = inspect(case, "--include-optimizer")
+    listed = [t["key"] for t in info["tensors"]] + [s["key"] for s in info["source"]["skipped"]]
+    assert len(listed) == len(set(listed))
+    want = {e["key"] for e in doc["entries"] if e["key"] != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+    assert set(listed) == want
+    by_key = {e["key"]: e for e in doc["entries"]}
+    for t in info["tensors"]:
+        e = by_key[t["key"]]
+        assert t["shape"] == e["shape"], t["key"]
+        tf_dtype = {"float32": "float32", "float64": "float64", "float16": "float16",
+                    "bfloat16": "bfloat16", "int32": "int32", "int64": "int64", "bool": "bool"}
+        assert tf_dtype[e["dtype"]] == t["dtype"], t["key"]
+        assert t["name"] == e.get("full_name", t["key"]), t["key"]
+    reasons = {"DT_STRING", "Keras metric state", "not in the root's variables list"}
+    for s in info["source"]["skipped"]:
+        e = by_key[s["key"]]
+        assert s["why"] in reasons, s
+        assert (e["dtype"] == "string") == (s["why"] == "DT_STRING"), s
+        assert s["key"].startswith("keras_api/metrics/") == (s["why"] == "Keras metric state"), s
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_order_and_roles(case):
+    doc, _ = expected(case)
+    info = inspect(case)
+    src = info["source"]
+    assert src["kind"] == ("tf-savedmodel" if doc["input"] in ("saved", "exported") else "tf-checkpoint")
+    keys = [t["key"] for t in info["tensors"]]
+    assert all(t["role"] == "model" for t in info["tensors"])
+    if doc["input"] in ("saved", "exported") and "get_weights" in doc:
+        assert src["order_exact"] is True
+        assert keys == doc["get_weights"]
+    else:
+        assert src["order_exact"] is False and src["note"]
+        if "get_weights" in doc:  # save_weights: best effort, right for these layers
+            assert keys == doc["get_weights"]
+        else:
+            assert keys == sorted(keys)
+    opt = doc.get("optimizer", [])
+    skipped_opt = [s["key"] for s in src["skipped"] if s["why"].startswith("optimizer")]
+    assert sorted(skipped_opt) == sorted(opt)
+    with_opt = inspect(case, "--include-optimizer")["tensors"]
+    assert [t["key"] for t in with_opt[:len(keys)]] == keys
+    assert sorted(t["key"] for t in with_opt[len(keys):]) == sorted(opt)
+    assert all(t["role"] == "optimizer" for t in with_opt[len(keys):])
+
+
+@pytest.mark.parametrize("form", ["npz", "npz-deflate", "npy", "memmap", "safetensors"])
+@pytest.mark.parametrize("case", CASES)
+def test_convert_bit_exact(tmp_path, case, form):
+    doc, values = expected(case)
+    info = inspect(case, "--include-optimizer")
+    out = tmp_path / ("out.npz" if form.startswith("npz") else "out.safetensors" if form == "safetensors" else "out")
+    run("convert", TF / case / doc["input"], "-o", out, "--to", form, "--include-optimizer", "-q")
+    got = read_safetensors(out) if form == "safetensors" else load_classic(form, out)
+    assert len(got) == len(info["tensors"])
+    for g, t in zip(got, info["tensors"]):
+        assert_bit_equal(g, values[t["key"]], f"{case}/{form}/{t['key']}")
+
+
+def test_checkpoint_folder_prefix_and_index_are_the_same_input():
+    def listing(path):
+        ts = json.loads(run("inspect", path, "--json").stdout)["tensors"]
+        return [(t["name"], t["key"], t["dtype"], t["shape"]) for t in ts]
+
+    prefix = listing(TF / "tf1_saver" / "model.ckpt-7")
+    assert prefix == listing(TF / "tf1_saver") == listing(TF / "tf1_saver" / "model.ckpt-7.index")
+
+
+def test_tf1_partitioned_variable_reassembled():
+    _, values = expected("tf1_saver")
+    info = inspect("tf1_saver")
+    embed = [t for t in info["tensors"] if t["key"] == "dnn/embed"]
+    assert len(embed) == 1 and embed[0]["shape"] == [5, 3]
+    assert not any(t["key"].startswith("\x00") for t in info["tensors"])
+    # read in chunks smaller than a slice row, so runs cross slices
+    with_small_chunks = load_classic("npz", convert_npz("tf1_saver", "--chunk-size", "16"))
+    idx = [t["key"] for t in info["tensors"]].index("dnn/embed")
+    assert_bit_equal(with_small_chunks[idx], values["dnn/embed"], "dnn/embed")
+
+
+def convert_npz(case, *extra):
+    import tempfile
+    d = Path(tempfile.mkdtemp())
+    out = d / "o.npz"
+    doc, _ = expected(case)
+    run("convert", TF / case / doc["input"], "-o", out, "--to", "npz", "-q", *extra)
+    return out
+
+
+def test_diff_checkpoint_against_h5_and_npz(tmp_path):
+    case = "tfkeras_ckpt"
+    ckpt = TF / case / "ckpt"
+    p = run("diff", ckpt, TF / case / "model.h5", check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = tmp_path / "w.npz"
+    run("convert", ckpt, "-o", out, "--to", "npz", "-q")
+    p = run("diff", ckpt, out, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_strings_listed_as_skipped():
+    info = inspect("tf1_saver")
+    assert {"key": "vocab", "why": "DT_STRING"} in info["source"]["skipped"]
+    text = run("inspect", TF / "tf1_saver").stdout
+    assert "vocab  (DT_STRING)" in text

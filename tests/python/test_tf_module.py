@@ -1,0 +1,53 @@
+"""The Python module on TensorFlow checkpoints and SavedModels (tests/data/tf): inspect() shows
+keys and skipped entries, load() returns TensorFlow's own values bit for bit (floats widened to
+float64), convert() and diff() take the same inputs."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from k64test import DATA, assert_bit_equal, load_classic  # noqa: E402
+
+if not any((Path(p) / "keras64" / "__init__.py").exists()
+           for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p):
+    pytest.skip("the keras64 Python module is not built", allow_module_level=True)
+
+import keras64  # noqa: E402
+
+TF = DATA / "tf"
+CASES = sorted(p.name for p in TF.iterdir() if (p / "expected.json").exists())
+
+
+def expected(case):
+    doc = json.loads((TF / case / "expected.json").read_text())
+    with np.load(TF / case / "expected.npz") as z:
+        values = {e["key"]: z[e["npz"]] for e in doc["entries"] if "npz" in e}
+    return doc, values
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_load_bit_exact(case):
+    doc, values = expected(case)
+    path = TF / case / doc["input"]
+    ts = keras64.inspect(path, include_optimizer=True)
+    assert ts.source.kind in ("tf-checkpoint", "tf-savedmodel")
+    arrays = keras64.load(path, include_optimizer=True)
+    assert len(arrays) == len(ts)
+    for a, t in zip(arrays, ts):
+        assert t.key
+        assert_bit_equal(a, values[t.key], f"{case}:{t.key}")
+
+
+def test_skipped_and_convert_and_diff(tmp_path):
+    ts = keras64.inspect(TF / "tf1_saver" / "model.ckpt-7")
+    assert ("vocab", "DT_STRING") in ts.source.skipped
+    out = tmp_path / "w.npz"
+    keras64.convert(TF / "tf1_saver", out, to="npz")
+    _, values = expected("tf1_saver")
+    for a, t in zip(load_classic("npz", out), ts):
+        assert_bit_equal(a, values[t.key], t.key)
+    assert keras64.diff(TF / "tf1_saver", out)["equal"]

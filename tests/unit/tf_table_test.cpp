@@ -1,0 +1,154 @@
+// The TensorFlow table and bundle layers (detail/tf_table, detail/tf_bundle, detail/crc32c) on
+// files written by real TensorFlow 2.21 (tests/data/tf/make_tf.py) and on blocks built here.
+#include "detail/tf_table.hpp"
+
+#include <gtest/gtest.h>
+#include <snappy-c.h>
+
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "detail/crc32c.hpp"
+#include "detail/tf_bundle.hpp"
+#include "keras64/error.hpp"
+
+namespace {
+
+using namespace keras64;
+using namespace keras64::detail;
+
+const std::string kTf = std::string(KERAS64_TEST_DATA) + "/tf";
+
+std::string slurp(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// A block as the table builder writes it: contents, type, masked CRC32C of both.
+std::string block(const std::string& contents, char type) {
+  std::string b = contents + type;
+  const std::uint32_t crc = crc32c_mask(crc32c(b.data(), b.size()));
+  b.append(reinterpret_cast<const char*>(&crc), 4);
+  return b;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Crc32c, StandardVectorAndMask) {
+  EXPECT_EQ(crc32c("123456789", 9), 0xE3069283u);
+  EXPECT_EQ(crc32c_extend(crc32c("1234", 4), "56789", 5), 0xE3069283u);  // continues
+  for (std::uint32_t v : {0u, 1u, 0xE3069283u, 0xffffffffu})
+    EXPECT_EQ(crc32c_unmask(crc32c_mask(v)), v);
+  EXPECT_EQ(crc32c_mask(0), 0xa282ead8u);
+}
+
+TEST(TfTable, ParsesBlockEntriesWithSharedPrefixes) {
+  // "" -> "h"; "abc" -> "1"; "abd" (shares 2) -> "22"; one restart at 0.
+  std::string c;
+  c += std::string("\0\0\1h", 4);
+  c += std::string("\0\3\1abc1", 7);
+  c += std::string("\2\1\2d22", 6);
+  c += std::string("\0\0\0\0\1\0\0\0", 8);
+  std::vector<tf::TableEntry> out;
+  tf::parse_block(c, out, "b");
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].key, "abd");
+  EXPECT_EQ(out[2].value, "22");
+  // A key sharing more than the previous key has, and out-of-order keys, are corrupt.
+  std::string bad = c;
+  bad[11] = '\5';
+  std::vector<tf::TableEntry> fresh;
+  EXPECT_EQ(error_of([&] { tf::parse_block(bad, fresh, "b"); }),
+            "b: entry shares 5 bytes with a previous key of 3");
+  std::vector<tf::TableEntry> again{{"zzz", ""}};
+  EXPECT_EQ(error_of([&] { tf::parse_block(c, again, "b"); }), "b: keys out of order");
+  EXPECT_EQ(error_of([&] { tf::parse_block(std::string("\0\0\0\0\7\0\0\0", 8), fresh, "b"); }),
+            "b: 7 restart points in a block of 8 bytes");
+}
+
+TEST(TfTable, SnappyBlocksAndChecksums) {
+  const std::string contents(std::string(300, 'x') + std::string("\0\0\0\0\1\0\0\0", 8));
+  std::string packed(snappy_max_compressed_length(contents.size()), '\0');
+  std::size_t n = packed.size();
+  ASSERT_EQ(snappy_compress(contents.data(), contents.size(), packed.data(), &n), SNAPPY_OK);
+  packed.resize(n);
+  const std::string b = block(packed, '\1');
+  EXPECT_EQ(tf::read_block(b, 0, packed.size(), "blk"), contents);
+  std::string flipped = b;
+  flipped[3] ^= 0x10;
+  EXPECT_EQ(error_of([&] { tf::read_block(flipped, 0, packed.size(), "blk"); }),
+            "blk: block checksum mismatch (CRC32C)");
+  EXPECT_EQ(error_of([&] { tf::read_block(block("abc", '\2'), 0, 3, "blk"); }),
+            "blk: unknown block type 2");
+  EXPECT_EQ(error_of([&] { tf::read_block(b, 0, packed.size() + 1, "blk"); }),
+            "blk: block [0, +" + std::to_string(packed.size() + 1) +
+                "] and its trailer run past the end of the file (" + std::to_string(b.size()) +
+                " bytes)");
+  // A snappy stream claiming more than the cap is refused before allocating.
+  EXPECT_EQ(error_of([&] { tf::snappy_uncompress(std::string("\xff\xff\xff\xff\x0f", 5), 1000); }),
+            "snappy: uncompressed size 4294967295 is over the limit of 1000 bytes");
+  EXPECT_EQ(error_of([&] { tf::snappy_uncompress(std::string("\x05\x00", 2), 1000); }),
+            "snappy: damaged compressed data");
+}
+
+TEST(TfTable, RealIndexFromTensorFlow) {
+  const std::string index = slurp(kTf + "/tf1_saver/model.ckpt-7.index");
+  const auto entries = tf::read_table(index);
+  ASSERT_GT(entries.size(), 5u);
+  EXPECT_EQ(entries[0].key, "");  // the bundle header comes first
+  for (std::size_t i = 1; i < entries.size(); ++i) EXPECT_LT(entries[i - 1].key, entries[i].key);
+  std::string bad = index;
+  bad[bad.size() - 48 + 30] = '\1';  // footer padding
+  EXPECT_EQ(error_of([&] { tf::read_table(bad); }), "index: footer padding is not zero");
+  bad = index;
+  bad[10] ^= 1;  // inside the data block
+  EXPECT_EQ(error_of([&] { tf::read_table(bad); }),
+            "index: data block 0: block checksum mismatch (CRC32C)");
+  EXPECT_EQ(error_of([&] { tf::read_table(index.substr(0, 40)); }),
+            "index: file of 40 bytes is too short for a table footer");
+}
+
+TEST(TfBundle, PartitionedVariableAndTwoShards) {
+  tf::Bundle b(kTf + "/tf1_saver/model.ckpt-7", "ckpt");
+  EXPECT_EQ(b.num_shards(), 2u);
+  EXPECT_FALSE(b.big_endian());
+  const tf::BundleEntry* e = b.find("dnn/embed");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->shape, (Shape{5, 3}));
+  ASSERT_EQ(e->slices.size(), 2u);
+  ASSERT_EQ(e->slice_entries.size(), 2u);
+  // The slice keys TF wrote are the ones encode_slice_key derives.
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& se = b.entries()[e->slice_entries[i]];
+    EXPECT_TRUE(se.is_slice);
+    EXPECT_EQ(se.key, tf::encode_slice_key("dnn/embed", e->slices[i]));
+  }
+  std::set<std::uint32_t> shards;
+  for (const auto& x : b.entries()) shards.insert(x.shard);
+  EXPECT_EQ(shards.size(), 2u);
+}
+
+TEST(TfBundle, SliceKeyEncoding) {
+  // OrderedCode: 00 | name escaped + 00 01 | rank | per dim signed(start) signed(length).
+  EXPECT_EQ(tf::encode_slice_key("a", {{0, -1}, {3, 2}}),
+            std::string("\x00"
+                        "a\x00\x01\x01\x02\x80\x7f\x83\x82",
+                        10));
+  // Signed numbers of two and three bytes (ordered_code.cc: 64 -> c0 40, 8192 -> e0 20 00).
+  EXPECT_EQ(tf::encode_slice_key("", {{64, 8192}}),
+            std::string("\x00\x00\x01\x01\x01\xc0\x40\xe0\x20\x00", 10));
+}
+
+}  // namespace
