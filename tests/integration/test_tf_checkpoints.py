@@ -153,3 +153,31 @@ def test_strings_listed_as_skipped():
     assert {"key": "vocab", "why": "DT_STRING"} in info["source"]["skipped"]
     text = run("inspect", TF / "tf1_saver").stdout
     assert "vocab  (DT_STRING)" in text
+
+
+# --- the tf-keras goldens of tests/data/interop/tfkeras (make_tfkeras.py): their TF checkpoint
+# (save_weights) and SavedModel, against model.get_weights() as tf-keras returned it -------------
+
+TFK = DATA / "interop" / "tfkeras"
+TFK_MODELS = sorted(p.name for p in TFK.iterdir() if (p / "expected" / "manifest.json").exists()) \
+    if TFK.exists() else []
+
+
+@pytest.mark.parametrize("input_kind", ["tf_checkpoint", "savedmodel"])
+@pytest.mark.parametrize("model", TFK_MODELS)
+def test_tfkeras_goldens(tmp_path, model, input_kind):
+    m = json.loads((TFK / model / "expected" / "manifest.json").read_text())
+    path = TFK / model / m["files"][input_kind]
+    info = json.loads(run("inspect", path, "--json").stdout)
+    out = tmp_path / "w.npz"
+    run("convert", path, "-o", out, "--to", "npz", "-q")
+    got = load_classic("npz", out)
+    with np.load(TFK / model / "expected" / "weights_f64.npz") as z:
+        want = [z[v["npz_key"]] for v in m["variables"]]
+    # every get_weights() tensor is there under its TF name, bit for bit, and nothing else
+    names = [t["name"] for t in info["tensors"]]
+    assert sorted(names) == sorted(v["path"] for v in m["variables"])
+    for v, w in zip(m["variables"], want):
+        assert_bit_equal(got[names.index(v["path"])], w, f"{model}/{input_kind}/{v['path']}")
+    if info["source"]["order_exact"]:
+        assert names == [v["path"] for v in m["variables"]]
