@@ -163,6 +163,7 @@ class SafetensorsSource final : public Source {
     }
     // No two tensors may share bytes.
     std::vector<const Entry*> by_off;
+    by_off.reserve(entries.size());
     for (const auto& e : entries) by_off.push_back(&e);
     std::stable_sort(by_off.begin(), by_off.end(), [](const Entry* a, const Entry* b) {
       return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
