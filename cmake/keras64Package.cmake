@@ -27,7 +27,7 @@ set(CPACK_DEBIAN_CLI_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION}")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME keras64-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libhdf5-dev, zlib1g-dev, libdeflate-dev, libisal-dev, pkg-config")
+    "libhdf5-dev, zlib1g-dev, libdeflate-dev, libisal-dev, libprotobuf-dev, libsnappy-dev, pkg-config")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "C++20 library of keras64 (static), headers and CMake package\nfind_package(keras64) gives the target keras64::keras64.")
 include(CPack)
