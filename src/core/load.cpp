@@ -65,7 +65,7 @@ class MatchedSource final : public Source {
 
 // The structure-preserving sink for a model kind.
 std::string sink_for(const SourceInfo& m) {
-  if (m.kind == "keras3") return "keras";
+  if (m.kind == "keras3" || m.kind == "tfkeras") return "keras";
   if (m.kind == "keras3-weights" || m.kind == "keras3-sharded") return "weights.h5";
   if (m.kind.starts_with("legacy")) return "legacy-h5";
   throw Error(Errc::unsupported, m.file + ": cannot load weights into a " + m.kind +

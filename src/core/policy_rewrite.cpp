@@ -40,7 +40,6 @@ class Rewriter {
     if (!v.is_object()) return;
     if (const auto c = v.find("class_name"); c != v.end() && c->is_string()) {
       const std::string cls = c->get<std::string>();
-      if (cls == "__keras_tensor__") return;  // symbolic tensors: their dtype may stay
       if (one_of(kPolicyClasses, cls)) {
         policy(v, path, cls);
         return;

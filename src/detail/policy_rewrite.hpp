@@ -9,7 +9,9 @@
 //     wrapped layers (Bidirectional, TimeDistributed), every `shared_object_id` occurrence;
 //   - every plain-string `"dtype"` value that is a float type (InputLayer, preprocessing layers)
 //     becomes the target; integer and bool dtypes are never touched;
-//   - `__keras_tensor__` objects (inbound_nodes arguments) are left as they are;
+//   - the float `"dtype"` of `__keras_tensor__` objects (inbound_nodes arguments of Functional
+//     models) becomes the target too: Keras saves a float64 model with float64 symbolic tensors
+//     (golden expected/reference_f64.keras), although loading does not need it;
 //   - a quantized policy (other class names such as QuantizedDTypePolicy or DTypePolicyMap, or a
 //     DTypePolicy named like "int8_from_float32") is Error{unsupported}.
 #pragma once

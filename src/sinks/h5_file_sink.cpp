@@ -5,6 +5,7 @@
 // file loads as a float64 model. Layouts: docs/output-formats.md; writer: sinks/h5_structure.hpp.
 //
 // A sharded Keras 3 input becomes one merged .weights.h5 (Keras loads it like the shards).
+#include <algorithm>
 #include <optional>
 #include <string_view>
 
@@ -25,6 +26,9 @@ H5StructureWriter::Options hdf5_writer_options(const SinkOptions& options,
   o.compress = options.compress;
   o.threads = options.threads;
   o.level = options.level == -1 ? 1 : options.level;  // ISA-L's fastest, as npz-deflate's
+  // A float64 model file holds float64 optimizer and metric state too; a model written back
+  // at its own dtypes (keep_config) keeps them.
+  o.widen_unplanned = !options.keep_config;
   if (o.level < 0 || o.level > 9)
     throw Error(Errc::invalid_argument, "compression level " + std::to_string(options.level) +
                                             " is out of range for " + std::string(format) +
@@ -32,9 +36,10 @@ H5StructureWriter::Options hdf5_writer_options(const SinkOptions& options,
   return o;
 }
 
-void require_source_kind(const Plan& plan, std::string_view prefix, std::string_view format,
-                         std::string_view instead) {
-  if (!plan.source.kind.starts_with(prefix))
+void require_source_kind(const Plan& plan, std::initializer_list<std::string_view> prefixes,
+                         std::string_view format, std::string_view instead) {
+  if (std::none_of(prefixes.begin(), prefixes.end(),
+                   [&](std::string_view p) { return plan.source.kind.starts_with(p); }))
     throw Error(Errc::unsupported, plan.source.file + ": --to " + std::string(format) + " needs " +
                                        std::string(instead) + ", not a " + plan.source.kind +
                                        " input");
@@ -68,12 +73,12 @@ class H5FileSink final : public OrderedSink {
  private:
   void on_begin() override {
     if (flavor_ == Flavor::keras3)
-      require_source_kind(plan(), "keras3", "weights.h5",
-                          "a Keras 3 input (.keras, .weights.h5, sharded .weights.json); use "
-                          "--to legacy-h5 for a legacy .h5");
+      require_source_kind(plan(), {"keras3", "tfkeras"}, "weights.h5",
+                          "a Keras 3 input (.keras, .weights.h5, sharded .weights.json) or a "
+                          "tf.keras .keras; use --to legacy-h5 for a legacy .h5");
     else
       require_source_kind(
-          plan(), "legacy", "legacy-h5",
+          plan(), {"legacy"}, "legacy-h5",
           "a legacy .h5 input; use --to weights.h5 or --to keras for Keras 3 files");
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
     std::string config;

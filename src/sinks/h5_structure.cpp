@@ -10,6 +10,7 @@
 
 #include "detail/error_path.hpp"
 #include "detail/h5_member.hpp"
+#include "keras64/convert.hpp"
 #include "keras64/error.hpp"
 
 namespace keras64::detail {
@@ -98,6 +99,15 @@ void create_crc_attr(hid_t dset) {
   const std::uint32_t zero = 0;
   h5::check(H5Awrite(a.get(), H5T_NATIVE_UINT32, &zero),
             std::string("cannot write attribute ") + kCrcAttr, Errc::io);
+}
+
+// A new dataspace of `shape` (scalar when empty), as h5py makes them: fixed size.
+h5::Id dataspace(const Shape& shape) {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  return h5::Id(h5::check(
+      shape.empty() ? H5Screate(H5S_SCALAR)
+                    : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+      "cannot create dataspace", Errc::internal));
 }
 
 Shape dataspace_shape(hid_t dset) {
@@ -283,6 +293,9 @@ void H5StructureWriter::copy_tree(hid_t in, hid_t out, const std::string& path, 
         create_planned(d_in.get(), out, c.name, p, planned->second);
         continue;
       }
+      if (c.kind == h5::ObjKind::dataset && options_.widen_unplanned &&
+          copy_widened(h5::open_dataset(in, c.name).get(), out, c.name))
+        continue;
       // Everything else is kept as it is: datasets not in the plan (integers, optimizer state
       // when it is not converted), named types.
       h5::check(H5Ocopy(in, c.name.c_str(), out, c.name.c_str(), H5P_DEFAULT, lcpl.get()),
@@ -303,10 +316,7 @@ void H5StructureWriter::create_planned(hid_t in_dset, hid_t out_parent, const st
                                     pt.source.name);
   h5::Id type = h5_file_type(pt.dtype);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
-  h5::Id space(h5::check(
-      shape.empty() ? H5Screate(H5S_SCALAR)
-                    : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-      "cannot create dataspace", Errc::internal));
+  h5::Id space = dataspace(shape);
   h5::Id dcpl = plist(H5P_DATASET_CREATE);
   H5Pset_obj_track_times(dcpl.get(), false);
   const std::uint64_t elements = element_count(shape);
@@ -357,6 +367,43 @@ void H5StructureWriter::create_planned(hid_t in_dset, hid_t out_parent, const st
   }
   (void)path;
   created_[index] = true;
+}
+
+bool H5StructureWriter::copy_widened(hid_t in_dset, hid_t out_parent, const std::string& name) {
+  h5::DatasetInfo di;
+  try {
+    di = h5::dataset_info(in_dset);
+  } catch (const Error& e) {
+    if (e.code() == Errc::unsupported) return false;  // strings and such: copied as they are
+    throw;
+  }
+  if (!info(di.dtype).is_float || di.dtype == DType::f64) return false;
+  h5::Id type = h5_file_type(DType::f64);
+  h5::Id space = dataspace(di.shape);
+  h5::Id dcpl = plist(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(dcpl.get(), false);
+  const h5::Id lcpl = link_plist();
+  h5::Id out(h5::check(H5Dcreate2(out_parent, name.c_str(), type.get(), space.get(), lcpl.get(),
+                                  dcpl.get(), H5P_DEFAULT),
+                       "cannot create dataset", Errc::io));
+  copy_attrs(in_dset, out.get(), true);
+  // Bounded pieces: optimizer state can be twice the model's size.
+  constexpr std::uint64_t kPiece = 1u << 16;
+  const std::uint64_t n = element_count(di.shape);
+  std::vector<unsigned char> raw(kPiece * info(di.dtype).size);
+  std::vector<double> wide(kPiece);
+  for (std::uint64_t first = 0; first < n; first += kPiece) {
+    const std::uint64_t count = std::min(kPiece, n - first);
+    h5::read_elements(in_dset, di, first, count, raw.data());
+    widen_to_f64(di.dtype, raw.data(), static_cast<std::size_t>(count), wide.data());
+    h5::Id fspace(h5::check(H5Dget_space(out.get()), "cannot get dataspace"));
+    h5::select_flat_range(fspace.get(), di.shape, first, count);
+    const hsize_t c = count;
+    h5::Id mspace(h5::check(H5Screate_simple(1, &c, nullptr), "H5Screate_simple", Errc::internal));
+    h5::check(H5Dwrite(out.get(), type.get(), mspace.get(), fspace.get(), H5P_DEFAULT, wide.data()),
+              "cannot write data", Errc::io);
+  }
+  return true;
 }
 
 void H5StructureWriter::set_root_string_attr(const std::string& name, const std::string& value) {

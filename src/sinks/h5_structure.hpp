@@ -2,7 +2,8 @@
 //
 // The writer copies the tree of the origin's native HDF5 file(s) (Source::native_files(); the
 // shards of a sharded save are merged) into a new file: every group with its attributes, every
-// dataset that is not in the plan unchanged (H5Ocopy: type, layout, filters, attributes), and,
+// dataset that is not in the plan unchanged (H5Ocopy: type, layout, filters, attributes) or, for
+// floats with Options::widen_unplanned, as float64, and,
 // for every planned tensor, a new full-size dataset at the same path in PlannedTensor::dtype with
 // the original's attributes. Planned tensors are matched to datasets by TensorInfo::dataset.
 // The data then arrive tensor by tensor and are written by flat element range (hyperslab), so
@@ -29,6 +30,10 @@
 // to a zlib stream on worker threads (ChunkDeflater, ISA-L for levels 1-3, zlib for 4-9) and
 // stored with H5Dwrite_chunk - what HDF5's own filters would store, on every core. Only the
 // small contiguous datasets go through H5Dwrite.
+//
+// Float datasets that are not in the plan (Options::widen_unplanned: optimizer state when
+// --include-optimizer does not list it, metric state) are widened to float64 while the structure
+// is copied: read, widened and written through HDF5 in bounded pieces, contiguous, unfiltered.
 #pragma once
 
 #include <cstddef>
@@ -55,6 +60,12 @@ class H5StructureWriter {
     bool compress = false;
     int level = 1;         ///< deflate level 0-9 when compress (1-3 ISA-L, 4-9 zlib)
     unsigned threads = 0;  ///< compression threads when compress (0: one per core)
+    /// Datasets not in the plan whose dtype is float16, bfloat16 or float32 (optimizer state
+    /// left out of the plan, metric state, the inner optimizer of a LossScaleOptimizer) are
+    /// stored as float64, values widened exactly, instead of copied: the file is then what
+    /// Keras writes for the same model built at float64. False keeps them as they are (load
+    /// --dtype model writes a model back at its own dtypes).
+    bool widen_unplanned = false;
   };
 
   /// Creates `temp` (which must not exist) and copies the structure of `plan.origin`'s native
@@ -107,6 +118,8 @@ class H5StructureWriter {
   void copy_tree(hid_t in, hid_t out, const std::string& path, int depth);
   void create_planned(hid_t in_dset, hid_t out_parent, const std::string& name,
                       const std::string& path, std::size_t index);
+  // Options::widen_unplanned: a float64 copy of `in_dset`, or false when it is no float to widen.
+  bool copy_widened(hid_t in_dset, hid_t out_parent, const std::string& name);
   [[noreturn]] void fail(const std::string& where) const;
   void seal();  // raw mode: learn the data offsets and close the HDF5 file
   void append_chunked(const unsigned char* p, std::size_t n);

@@ -70,20 +70,20 @@ class KerasSink final : public OrderedSink {
 
  private:
   void on_begin() override {
-    require_source_kind(plan(), "keras3", "keras",
-                        "a Keras 3 input (.keras, or .weights.h5 / sharded weights with --model)");
+    require_source_kind(plan(), {"keras3", "tfkeras"}, "keras",
+                        "a Keras 3 input (.keras, or .weights.h5 / sharded weights with --model) "
+                        "or a tf.keras .keras");
     const std::string config_text = plan().origin->config_json();
     if (config_text.empty())
       throw Error(Errc::invalid_argument,
                   plan().source.file +
                       ": --to keras needs the model's config.json: convert the "
                       ".keras file, or give --model ARCH.keras");
-    config_ =
-        options_.keep_config
-            ? config_text
-            : rewrite_policies(config_text, "float64",
-                               (plan().source.kind == "keras3" ? plan().source.file + ":config.json"
-                                                               : std::string("config.json")));
+    config_ = options_.keep_config
+                  ? config_text
+                  : rewrite_policies(config_text, "float64",
+                                     (from_archive() ? plan().source.file + ":config.json"
+                                                     : std::string("config.json")));
     members_ = member_list();
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
     weights_.path = pending_->temp().string() + ".model.weights.h5";
@@ -132,6 +132,11 @@ class KerasSink final : public OrderedSink {
     pending_->commit_file(out_);
   }
 
+  // A .keras input (Keras 3 or tf.keras 2.13+), whose members are carried over.
+  bool from_archive() const {
+    return plan().source.kind == "keras3" || plan().source.kind == "tfkeras";
+  }
+
   // The output's members in order: the input archive's with config.json replaced, or
   // metadata.json, config.json, model.weights.h5 for bare weights with --model.
   struct Member {
@@ -142,7 +147,7 @@ class KerasSink final : public OrderedSink {
   };
   std::vector<Member> member_list() {
     std::vector<Member> out;
-    if (plan().source.kind != "keras3") {
+    if (!from_archive()) {
       out.push_back({"metadata.json", false, metadata_json(plan().source.keras_version), {}});
       out.push_back({"config.json", false, config_, {}});
       out.push_back({"model.weights.h5", true, {}, {}});

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -43,9 +44,9 @@ std::unique_ptr<Sink> make_legacy_h5_sink(const std::filesystem::path&, const Si
 /// --to safetensors: F64 tensors by name in plan order, streamed (safetensors_sink.cpp).
 std::unique_ptr<Sink> make_safetensors_sink(const std::filesystem::path&, const SinkOptions&);
 
-/// Error{unsupported} unless plan.source.kind starts with `prefix` ("keras3", "legacy");
-/// `instead` says what --to `format` needs (h5_file_sink.cpp).
-void require_source_kind(const Plan& plan, std::string_view prefix, std::string_view format,
-                         std::string_view instead);
+/// Error{unsupported} unless plan.source.kind starts with one of `prefixes` ("keras3",
+/// "tfkeras", "legacy"); `instead` says what --to `format` needs (h5_file_sink.cpp).
+void require_source_kind(const Plan& plan, std::initializer_list<std::string_view> prefixes,
+                         std::string_view format, std::string_view instead);
 
 }  // namespace keras64::detail

@@ -225,7 +225,8 @@ class LegacyH5Source final : public Source {
       refs.push_back(ref);
     }
     const std::string name = cfg ? config_layer_name(*cfg) : "";
-    LegacyLayerOrder order = legacy_layer_order(name.empty() ? group : name, paths, cfg);
+    LegacyLayerOrder order = legacy_layer_order(name.empty() ? group : name, paths, cfg,
+                                                info_.keras_version.starts_with("3."));
     if (!order.exact && info_.order_exact) {
       info_.order_exact = false;
       info_.note = order.note;

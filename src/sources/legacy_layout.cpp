@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "keras64/error.hpp"
@@ -49,15 +50,71 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-bool is_prefix(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  return a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin());
-}
+constexpr char kKnown = '\x01';  // marks an owner component whose config index is known
 
-struct Rank {
-  std::vector<int> key;  // positions of nested-model layers, from the config (pre-order)
-  int sub = 0;           // depth (chain) or first appearance (known class) below that layer
-  bool operator<(const Rank& o) const { return key != o.key ? key < o.key : sub < o.sub; }
+// Sibling orders: owner prefix -> its sublayer components in tracking order.
+using SiblingOrders = std::map<std::vector<std::string>, std::vector<std::string>>;
+
+struct SplitOrders {
+  SiblingOrders orders;
+  bool complete = true;  // false: some siblings' relative order is left open
 };
+
+// The sibling orders implied by reading `owner[0, s)` (trainable) and `owner[s, n)`
+// (non-trainable) each as a pre-order walk, with the `fixed` orders imposed; nullopt when the
+// split is impossible (an owner's variable after its sublayers', a sublayer resumed after a
+// sibling, a cycle, or against a fixed order).
+std::optional<SplitOrders> sibling_orders(const std::vector<std::vector<std::string>>& owner,
+                                          std::size_t s, const SiblingOrders& fixed) {
+  // parent -> (members in first-seen order, edges a -> b meaning a before b)
+  struct Graph {
+    std::vector<std::string> members;
+    std::set<std::pair<std::string, std::string>> edges;
+    void add(const std::string& m) {
+      if (std::find(members.begin(), members.end(), m) == members.end()) members.push_back(m);
+    }
+  };
+  std::map<std::vector<std::string>, Graph> g;
+  for (const auto& o : owner)
+    for (std::size_t d = 0; d < o.size(); ++d)
+      g[std::vector<std::string>(o.begin(), o.begin() + static_cast<std::ptrdiff_t>(d))].add(o[d]);
+  for (const auto& [parent, v] : fixed)
+    for (std::size_t k = 1; k < v.size(); ++k) g[parent].edges.insert({v[k - 1], v[k]});
+  for (std::size_t i = 1; i < owner.size(); ++i) {
+    if (i == s) continue;  // the parts are walked separately
+    const auto& u = owner[i - 1];
+    const auto& v = owner[i];
+    std::size_t c = 0;
+    while (c < u.size() && c < v.size() && u[c] == v[c]) ++c;
+    if (c == u.size()) continue;             // same owner, or down into a sublayer
+    if (c == v.size()) return std::nullopt;  // back up to an ancestor's own variable
+    g[std::vector<std::string>(u.begin(), u.begin() + static_cast<std::ptrdiff_t>(c))].edges.insert(
+        {u[c], v[c]});
+  }
+  SplitOrders out;
+  for (auto& [parent, graph] : g) {
+    // Kahn's algorithm in first-seen order; the order is complete when each step has one choice.
+    std::map<std::string, int> indegree;
+    for (const auto& m : graph.members) indegree[m] = 0;
+    for (const auto& [a, b] : graph.edges) ++indegree[b];
+    std::vector<std::string> order;
+    std::set<std::string> done;
+    while (order.size() < graph.members.size()) {
+      std::vector<std::string> ready;
+      for (const auto& m : graph.members)
+        if (!done.count(m) && indegree[m] == 0) ready.push_back(m);
+      if (ready.empty()) return std::nullopt;  // a cycle
+      if (ready.size() > 1) out.complete = false;
+      const std::string& m = ready.front();
+      done.insert(m);
+      order.push_back(m);
+      for (const auto& [a, b] : graph.edges)
+        if (a == m) --indegree[b];
+    }
+    out.orders[parent] = std::move(order);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -125,68 +182,126 @@ std::vector<const json*> match_config_layers(const json& model,
 }
 
 LegacyLayerOrder legacy_layer_order(const std::string& layer_name,
-                                    const std::vector<std::string>& paths, const json* config) {
+                                    const std::vector<std::string>& paths, const json* config,
+                                    bool keras3) {
   LegacyLayerOrder out;
   const std::size_t n = paths.size();
   out.order.resize(n);
   for (std::size_t i = 0; i < n; ++i) out.order[i] = i;
   if (n < 2) return out;
 
-  // Owner of each variable, relative to the layer: the components after the layer's own name
-  // ("mlp/dense/kernel" in layer dense -> [], "custom/resid/proj/kernel" in resid -> [proj]).
-  struct Owner {
-    std::vector<int> key;
-    const json* node = nullptr;
-    std::vector<std::string> rest;
-  };
-  std::vector<Owner> owners(n);
+  // Owner path of each variable below the layer, one component per level: a layer of a nested
+  // model found in the config is "\x01<index>" (its tracking order is known), any other sublayer
+  // its name ("custom/resid/proj/kernel" in layer resid -> [proj]).
+  std::vector<std::vector<std::string>> owner(n);
+  std::map<std::vector<std::string>, const json*> node_of;  // config node of an owner prefix
+  bool guessed = false;  // Keras 2 sublayers read as a nested model's, without a config
   for (std::size_t i = 0; i < n; ++i) {
     std::vector<std::string> comps = split(paths[i]);
     comps.pop_back();
     auto anchor = std::find(comps.begin(), comps.end(), layer_name);
     std::vector<std::string> rel(anchor == comps.end() ? comps.begin() : anchor + 1, comps.end());
-    // Descend through nested models by layer name: their layer order is in the config.
-    Owner& o = owners[i];
-    o.node = config;
-    std::size_t k = 0;
-    for (; k < rel.size() && o.node; ++k) {
-      std::vector<const json*> sub = config_layers(*o.node);
+    const json* node = config;
+    std::vector<std::string>& o = owner[i];
+    node_of.emplace(o, node);
+    for (const auto& name : rel) {
       int found = -1;
-      for (std::size_t j = 0; j < sub.size(); ++j)
-        if (config_layer_name(*sub[j]) == rel[k]) {
-          found = static_cast<int>(j);
-          break;
-        }
-      if (found < 0) break;
-      o.key.push_back(found);
-      o.node = sub[static_cast<std::size_t>(found)];
+      if (node) {
+        std::vector<const json*> sub = config_layers(*node);
+        for (std::size_t j = 0; j < sub.size() && found < 0; ++j)
+          if (config_layer_name(*sub[j]) == name) {
+            found = static_cast<int>(j);
+            node = sub[j];
+          }
+      }
+      if (!keras3) {
+        // Keras 2: a layer that is not a model lists its sublayers' variables in its own
+        // trainable-then-non-trainable lists, as the file does - one owner. Without a config
+        // it is not known whether this is such a layer or a nested model.
+        if (node && found < 0) break;
+        if (!node) guessed = true;
+      }
+      if (found < 0) node = nullptr;
+      o.push_back(found < 0 ? name : std::string(1, kKnown) + std::to_string(found));
+      if (node) node_of.emplace(o, node);
     }
-    o.rest.assign(rel.begin() + static_cast<std::ptrdiff_t>(k), rel.end());
+  }
+  SiblingOrders fixed;  // sibling orders that need no deciding: config order, known classes
+  {
+    std::map<std::vector<std::string>, std::vector<std::string>> kids;  // first-seen order
+    for (const auto& o : owner)
+      for (std::size_t d = 0; d < o.size(); ++d) {
+        std::vector<std::string> parent(o.begin(), o.begin() + static_cast<std::ptrdiff_t>(d));
+        auto& v = kids[parent];
+        if (std::find(v.begin(), v.end(), o[d]) == v.end()) v.push_back(o[d]);
+      }
+    for (auto& [parent, v] : kids) {
+      const auto node = node_of.find(parent);
+      const bool known_class =
+          node != node_of.end() && all_trainable_sublayers().count(class_of(node->second));
+      if (known_class) {
+        fixed[parent] = v;  // all trainable: the file's first appearance is tracking order
+        continue;
+      }
+      std::vector<std::string> known;
+      for (const auto& k : v)
+        if (k[0] == kKnown) known.push_back(k);
+      std::sort(known.begin(), known.end(), [](const std::string& a, const std::string& b) {
+        return std::stoi(a.substr(1)) < std::stoi(b.substr(1));
+      });
+      if (known.size() > 1) fixed[parent] = known;
+    }
   }
 
-  // Below each config node, owners must form a chain (ancestors first) unless the node's class
-  // is known to have only trainable sublayer variables.
-  std::vector<Rank> rank(n);
-  std::map<std::vector<int>, std::vector<std::vector<std::string>>>
-      rests;  // distinct, first-seen order
-  for (const auto& o : owners) {
-    auto& v = rests[o.key];
-    if (std::find(v.begin(), v.end(), o.rest) == v.end()) v.push_back(o.rest);
+  // Keras 2 without a config: a layer with variables of its own is no nested model (those own
+  // none), so it lists its sublayers' variables as the file does.
+  if (guessed && std::any_of(owner.begin(), owner.end(), [](const auto& o) { return o.empty(); }))
+    return out;
+
+  // The file holds the trainable variables (a subsequence of get_weights() order) and then the
+  // non-trainable ones (another). Which split is true is not recorded, so every split is tried:
+  // each must be a pre-order walk (a layer's own variables before its sublayers', one sublayer
+  // after the other) in some order of siblings. The order is decided when every possible split
+  // implies the same order of siblings.
+  // When every sibling order is fixed already, the first possible split is as good as any.
+  bool open_siblings = false;
+  {
+    std::map<std::vector<std::string>, std::set<std::string>> members;
+    for (const auto& o : owner)
+      for (std::size_t d = 0; d < o.size(); ++d)
+        members[std::vector<std::string>(o.begin(), o.begin() + static_cast<std::ptrdiff_t>(d))]
+            .insert(o[d]);
+    for (const auto& [parent, m] : members)
+      if (m.size() > 1 && (!fixed.count(parent) || fixed.at(parent).size() != m.size()))
+        open_siblings = true;
   }
-  for (const auto& [key, list] : rests) {
-    bool chain = true;
-    for (std::size_t a = 0; a < list.size() && chain; ++a)
-      for (std::size_t b = a + 1; b < list.size() && chain; ++b)
-        chain = is_prefix(list[a], list[b]) || is_prefix(list[b], list[a]);
-    if (chain) continue;
-    const json* node = nullptr;
-    for (const auto& o : owners)
-      if (o.key == key) {
-        node = o.node;
-        break;
-      }
-    const std::string cls = class_of(node);
-    if (all_trainable_sublayers().count(cls)) continue;
+  // Keras 2, no config, no own variables: a nested model (weights layer by layer) or a layer
+  // (file order); said so unless both read the same.
+  auto model_or_layer = [&] {
+    for (std::size_t i = 0; i < n; ++i) out.order[i] = i;
+    out.exact = false;
+    out.note = "layer '" + layer_name +
+               "' holds variables of sublayers, and only the architecture says whether it is a "
+               "nested model (weights layer by layer) or a layer (file order, as Keras 2 lists "
+               "them); file order used - pass --model ARCH.keras for get_weights() order";
+    return out;
+  };
+  std::optional<SplitOrders> decided;
+  bool ambiguous = false;
+  for (std::size_t s = 0; s <= n; ++s) {
+    auto orders = sibling_orders(owner, s, fixed);
+    if (!orders) continue;  // not a possible split
+    if (!orders->complete || (decided && decided->orders != orders->orders)) {
+      ambiguous = true;
+      break;
+    }
+    decided = std::move(orders);
+    if (!open_siblings) break;
+  }
+  if (guessed && (ambiguous || !decided)) return model_or_layer();
+  if (ambiguous) {
+    const auto node = node_of.find({});
+    const std::string cls = class_of(node == node_of.end() ? nullptr : node->second);
     out.exact = false;
     out.note =
         "layer '" + layer_name + "'" + (cls.empty() ? "" : " (class " + cls + ")") +
@@ -195,44 +310,27 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name,
         (config ? "" : " - pass --model ARCH.keras for get_weights() order");
     return out;
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto& list = rests[owners[i].key];
-    rank[i].key = owners[i].key;
-    const auto pos = std::find(list.begin(), list.end(), owners[i].rest) - list.begin();
-    // In a chain the depth orders ancestors first; for a known class, first appearance.
-    bool chain = true;
-    for (const auto& r : list)
-      chain = chain && (is_prefix(r, owners[i].rest) || is_prefix(owners[i].rest, r));
-    rank[i].sub = chain ? static_cast<int>(owners[i].rest.size()) : static_cast<int>(pos);
+  if (!decided) {
+    out.exact = false;
+    out.note = "layer '" + layer_name +
+               "': weight_names are in neither get_weights() order nor "
+               "trainable-then-non-trainable order; file order used";
+    return out;
   }
-
-  // The trainable part and the non-trainable part are each in rank order; the first step down
-  // is where the second starts.
-  std::size_t split_at = n;
-  for (std::size_t i = 1; i < n; ++i)
-    if (rank[i] < rank[i - 1]) {
-      split_at = i;
-      break;
+  // get_weights() order: pre-order over the owners with the decided sibling orders; variables of
+  // one owner keep their file order (trainable, then non-trainable).
+  std::vector<std::vector<int>> rank(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t d = 0; d < owner[i].size(); ++d) {
+      const std::vector<std::string> parent(owner[i].begin(),
+                                            owner[i].begin() + static_cast<std::ptrdiff_t>(d));
+      const auto& sib = decided->orders.at(parent);
+      rank[i].push_back(
+          static_cast<int>(std::find(sib.begin(), sib.end(), owner[i][d]) - sib.begin()));
     }
-  if (split_at == n) return out;  // already get_weights() order
-  for (std::size_t i = split_at + 1; i < n; ++i)
-    if (rank[i] < rank[i - 1]) {
-      out.exact = false;
-      out.note = "layer '" + layer_name +
-                 "': weight_names are in neither get_weights() order nor "
-                 "trainable-then-non-trainable order; file order used";
-      return out;
-    }
-  std::vector<std::size_t> merged;
-  std::size_t a = 0, b = split_at;
-  while (a < split_at || b < n) {
-    // Ties (same owner) take the trainable one first: own trainable, then own non-trainable.
-    if (b == n || (a < split_at && !(rank[b] < rank[a])))
-      merged.push_back(a++);
-    else
-      merged.push_back(b++);
-  }
-  out.order = std::move(merged);
+  std::stable_sort(out.order.begin(), out.order.end(),
+                   [&](std::size_t a, std::size_t b) { return rank[a] < rank[b]; });
+  if (guessed && !std::is_sorted(out.order.begin(), out.order.end())) return model_or_layer();
   return out;
 }
 

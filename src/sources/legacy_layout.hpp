@@ -2,20 +2,29 @@
 //
 // A legacy file lists layers in `layer_names` (model.layers order) and, per layer, the variable
 // paths in `weight_names` in the order layer.trainable_weights + layer.non_trainable_weights: all
-// trainable variables of the layer *and its sublayers*, then all non-trainable ones. get_weights()
-// instead walks owners (the layer, then its sublayers in tracking order) and gives each owner's
-// trainable then non-trainable variables. See docs/keras-formats.md §6 and §9.
+// trainable variables of the layer *and its sublayers*, then all non-trainable ones.
+// See docs/keras-formats.md §6 and §9.
 //
-// The file does not record which variables are trainable, so the split point is found from the
+// get_weights() order depends on the framework that wrote the file (keras_version):
+//   - Keras 3: a layer's weights are its own (trainable, then non-trainable), then each
+//     sublayer's, recursively, in tracking order;
+//   - Keras 1/2 and tf.keras: a layer that is not a model lists the variables of its sublayers
+//     in its own trainable-then-non-trainable lists, as the file does; only a model (a nested
+//     Sequential/Functional, whose layers are in the config) gives its layers' weights layer by
+//     layer.
+// The file does not record which variables are trainable, so the order is rebuilt from the
 // owners: each variable's owner is its path without the last component ("resid/proj/kernel" ->
-// "resid/proj"). Owners are ranked in get_weights() (pre-order) order - ancestors before their
-// sublayers, nested-model layers in config order - and the one place where the rank goes down in
-// the file's list is where the non-trainable part starts; the two parts are then merged by rank.
+// "resid/proj"). Layers of nested models are placed by the config; other sublayers (Keras 3)
+// by what the file implies: every split of the list into a trainable then a non-trainable part
+// that reads both parts as walks of the owner tree (own variables first, one sublayer after the
+// other) is tried, and the order of sibling sublayers is decided when every such split implies
+// the same one - typically when each sibling has a trainable variable and the layer's own
+// non-trainable variable marks where the second part starts.
 // Golden `custom`: scale, offset, proj/kernel, proj/bias, calls -> scale, offset, calls,
 // proj/kernel, proj/bias.
 //
-// When owners cannot be ranked for certain (sibling sublayers of an unknown class, or of any
-// class without an architecture), the layer keeps its file order and the result says why.
+// When the names do not decide (a sibling that may hold only non-trainable variables could come
+// before the others), the layer keeps its file order and the result says why.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -36,10 +45,11 @@ struct LegacyLayerOrder {
 
 /// Orders one layer's variables. `layer_name` is the layer's Keras name (its group name in the
 /// file, or its config name); `paths` its weight_names with ":0" stripped; `config` the layer's
-/// entry in the model config (null when there is no architecture).
+/// entry in the model config (null when there is no architecture); `keras3` whether the file
+/// was written by Keras 3 (its keras_version), whose get_weights() order it follows.
 LegacyLayerOrder legacy_layer_order(const std::string& layer_name,
                                     const std::vector<std::string>& paths,
-                                    const nlohmann::json* config);
+                                    const nlohmann::json* config, bool keras3);
 
 /// The layers of a model config in model.layers order (Keras 1/2.0 Sequential configs are a bare
 /// list; Sequential's InputLayer is not one of model.layers). Empty for a config without layers.

@@ -11,7 +11,8 @@
 // Order: the model's layers are paired with the weighted layer groups of their class, in config
 // order (the k-th Dense of the config with the k-th weighted dense* group); inside a layer its own
 // vars come first, then at most one weighted sublayer subtree. Anything else (several weighted
-// sublayers, counts that do not pair up) keeps file order and says so.
+// sublayers, counts that do not pair up) keeps file order and says so. The metrics/ group
+// (metric state after compile(metrics) + fit) is left out, as get_weights() leaves it out.
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -64,6 +65,9 @@ class TfKerasZipSource final : public Source {
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string config_json() const override { return config_text_; }
+  std::vector<NativeFile> native_files() const override {
+    return {{weights_->path(), member_, "model.weights.h5"}};
+  }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     checked_read(tensors_, index, first, count);
     tree_.read(*refs_[index], first, count, dst);
@@ -210,9 +214,11 @@ class TfKerasZipSource final : public Source {
       for (const auto& k : keys) plan.emplace_back(k, k);
     }
     for (const auto& [key, name] : plan) object(container + "/" + key, name);
-    // Anything not reached (other top-level groups) follows in save order.
+    // Anything not reached (other top-level groups) follows in save order. Metric state
+    // (compile(metrics=...) then fit: metrics/mean/vars, totals and counts) is never part of
+    // get_weights(); structure-preserving outputs carry it with the rest of the file.
     for (const auto& k : weighted_children(""))
-      if (k != container && k != "vars" && k != "optimizer") object(k, k);
+      if (k != container && k != "vars" && k != "optimizer" && k != "metrics") object(k, k);
   }
 
   SourceInfo info_;

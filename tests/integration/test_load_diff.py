@@ -8,7 +8,6 @@
 - --on-overflow error refuses and leaves nothing; mismatches fail with exact messages.
 - Files written by the classic numpy recipe itself load.
 """
-import io
 import json
 import sys
 import zipfile
@@ -21,7 +20,7 @@ import pytest
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1] / "support"))
 sys.path.insert(0, str(HERE.parents[1] / "unit"))
-from k64test import GOLDEN, MODELS, expected_f64, run  # noqa: E402
+from k64test import GOLDEN, MODELS, expected_f64, open_weights, run  # noqa: E402
 import narrow_oracle  # noqa: E402
 
 FORMS = ["npy", "npz", "npz-deflate", "memmap", "safetensors", "weights.h5", "keras"]
@@ -37,18 +36,10 @@ def out_name(form):
             "weights.h5": "w.weights.h5", "keras": "w.keras"}.get(form, "w")
 
 
-def h5_file(path):
-    path = Path(path)
-    if path.suffix == ".keras":
-        with zipfile.ZipFile(path) as z:
-            return h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
-    return h5py.File(path, "r")
-
-
 def datasets(path):
     """{dataset path: (dtype, shape, bytes)} of every dataset of an HDF5 file or .keras."""
     out = {}
-    with h5_file(path) as f:
+    with open_weights(path) as f:
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
                 a = obj[()]
@@ -97,8 +88,8 @@ def test_dtype_float64_keeps_float64(tmp_path, model):
     assert r["rounding"]["exact"] is True
     assert all(t["to"] in ("float64", "int32", "int64") for t in r["tensors"])
     got = datasets(out)
-    assert all(v[0] == "float64" for k, v in got.items()
-               if v[0].startswith(("float", "|V")) and not k.startswith("optimizer"))
+    # Optimizer state too: a float64 model file holds float64 optimizer state.
+    assert all(v[0] == "float64" for k, v in got.items() if v[0].startswith(("float", "|V")))
     cfg = json.dumps(keras_config(out))
     for p in ("float32", "bfloat16", "mixed_float16", "float16"):
         assert f'"config": {{"name": "{p}"}}' not in cfg and f'"dtype": "{p}"' not in cfg

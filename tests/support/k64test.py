@@ -172,3 +172,37 @@ def crc32c(data: bytes) -> int:
     for b in data:
         c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
     return c ^ 0xFFFFFFFF
+
+
+def open_weights(path):
+    """The HDF5 weights of a file (h5py, read-only): the file itself, or model.weights.h5 inside
+    a .keras."""
+    import io
+    import zipfile
+
+    import h5py
+
+    path = Path(path)
+    if path.suffix == ".keras":
+        with zipfile.ZipFile(path) as z:
+            return h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
+    return h5py.File(path, "r")
+
+
+def config_dtypes(node, path="", out=None):
+    """{json path: value} of every dtype in a Keras config: DTypePolicy / tf.keras Policy names
+    and every plain "dtype" string, those of __keras_tensor__ entries included."""
+    out = {} if out is None else out
+    if isinstance(node, list):
+        for i, v in enumerate(node):
+            config_dtypes(v, f"{path}/{i}", out)
+    elif isinstance(node, dict):
+        if node.get("class_name") in ("DTypePolicy", "FloatDTypePolicy", "Policy"):
+            out[path] = node["config"]["name"]
+            return out
+        for k, v in node.items():
+            if k == "dtype" and isinstance(v, str):
+                out[f"{path}/{k}"] = v
+            else:
+                config_dtypes(v, f"{path}/{k}", out)
+    return out

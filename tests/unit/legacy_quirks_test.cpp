@@ -209,11 +209,29 @@ TEST_F(LegacyQuirks, NestedModelsWithoutConfigSayOrderUnknown) {
 }
 
 TEST_F(LegacyQuirks, CustomLayerOwnNonTrainableBeforeSublayer) {
-  auto s = open("custom.h5");
+  // Written by Keras 3: own variables first, then the sublayer's.
+  auto s = open("custom3.h5");
   EXPECT_TRUE(s->info().order_exact) << s->info().note;
   EXPECT_EQ(keras_paths(*s), (std::vector<std::string>{"resid/scale", "resid/offset", "resid/calls",
                                                        "resid/proj/kernel", "resid/proj/bias"}));
   EXPECT_EQ(s->tensors()[2].dtype, DType::i32);
+  // Written by tf.keras 2.15: a layer lists its sublayers' variables as the file does.
+  auto t = open("custom.h5");
+  EXPECT_TRUE(t->info().order_exact) << t->info().note;
+  EXPECT_EQ(keras_paths(*t),
+            (std::vector<std::string>{"resid/scale", "resid/offset", "resid/proj/kernel",
+                                      "resid/proj/bias", "resid/calls"}));
+}
+
+TEST_F(LegacyQuirks, Keras2SublayersWithoutConfigSayOrderUnknown) {
+  auto s = open("keras2_sublayers_only.h5");
+  EXPECT_FALSE(s->info().order_exact);
+  EXPECT_EQ(s->info().note,
+            "layer 'blk' holds variables of sublayers, and only the architecture says whether it "
+            "is a nested model (weights layer by layer) or a layer (file order, as Keras 2 lists "
+            "them); file order used - pass --model ARCH.keras for get_weights() order");
+  EXPECT_EQ(keras_paths(*s),
+            (std::vector<std::string>{"blk/a/kernel", "blk/b/kernel", "blk/a/moving_mean"}));
 }
 
 TEST_F(LegacyQuirks, UnknownSiblingSublayersKeepFileOrder) {

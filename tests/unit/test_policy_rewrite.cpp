@@ -75,16 +75,18 @@ TEST(PolicyRewrite, NestedModelsAndWrappedLayers) {
   EXPECT_EQ(name_of(L[2]["config"]["layer"]["config"]["dtype"]), "float64");
 }
 
-TEST(PolicyRewrite, IntegersTensorsAndOtherKeysUntouched) {
+TEST(PolicyRewrite, IntegersAndOtherKeysUntouchedFloatTensorsRewritten) {
   ojson tensor = {{"class_name", "__keras_tensor__"},
                   {"config", {{"shape", {nullptr, 5}}, {"dtype", "float32"}}}};
+  ojson ids = {{"class_name", "__keras_tensor__"},
+               {"config", {{"shape", {nullptr, 5}}, {"dtype", "int32"}}}};
   ojson c = {{"class_name", "Functional"},
              {"config",
               {{"layers",
                 {layer("InputLayer", "ids", "int32"), layer("Discretization", "disc", "int64"),
                  layer("Embedding", "emb", policy("int32")),
                  layer("Dense", "d", policy("float32"),
-                       {{"inbound_nodes", {{{"args", {tensor}}}}}, {"note", "float32"}})}}}}};
+                       {{"inbound_nodes", {{{"args", {tensor, ids}}}}}, {"note", "float32"}})}}}}};
   const ojson before = c;
   auto r = rewrite_policies(c, "float64", "t");
   const auto& L = c["config"]["layers"];
@@ -92,10 +94,14 @@ TEST(PolicyRewrite, IntegersTensorsAndOtherKeysUntouched) {
   EXPECT_EQ(L[1]["config"]["dtype"], "int64");
   EXPECT_EQ(name_of(L[2]["config"]["dtype"]), "int32");
   EXPECT_EQ(name_of(L[3]["config"]["dtype"]), "float64");
-  EXPECT_EQ(L[3]["config"]["inbound_nodes"],
-            before["config"]["layers"][3]["config"]["inbound_nodes"]);
+  // Symbolic tensors take the target, as in the config Keras saves for a float64 model.
+  EXPECT_EQ(L[3]["config"]["inbound_nodes"][0]["args"][0]["config"]["dtype"], "float64");
+  EXPECT_EQ(
+      L[3]["config"]["inbound_nodes"][0]["args"][0]["config"]["shape"],
+      before["config"]["layers"][3]["config"]["inbound_nodes"][0]["args"][0]["config"]["shape"]);
+  EXPECT_EQ(L[3]["config"]["inbound_nodes"][0]["args"][1], ids);
   EXPECT_EQ(L[3]["config"]["note"], "float32");  // not a dtype key
-  EXPECT_EQ(r.changed, 1u);
+  EXPECT_EQ(r.changed, 2u);
 }
 
 TEST(PolicyRewrite, OtherTargetsAndAlreadyFloat64) {

@@ -193,15 +193,25 @@ nested_layers = [
 full_model(f"{OUT}/nested_models.h5", sequential("top", [inner_bn, inner_norm]), nested_layers, keras_version="3.15.1")
 weights_only(f"{OUT}/nested_models_weights.h5", nested_layers, keras_version="3.15.1")
 
-# A custom layer with own non-trainable variable and a sublayer (tf.keras names).
+# A custom layer with own non-trainable variable and a sublayer (tf.keras names): tf.keras's
+# get_weights() is the file's order; the same layer written by Keras 3 is reordered.
 weights_only(f"{OUT}/custom.h5",
              [("resid", [("resid/scale:0", (2,)), ("resid/offset:0", (2,)), ("resid/proj/kernel:0", (2, 2)),
                          ("resid/proj/bias:0", (2,)), ("resid/calls:0", (), np.int32)])])
+weights_only(f"{OUT}/custom3.h5",
+             [("resid", [("resid/scale", (2,)), ("resid/offset", (2,)), ("resid/proj/kernel", (2, 2)),
+                         ("resid/proj/bias", (2,)), ("resid/calls", (), np.int32)])], keras_version="3.15.1")
 
-# Sibling sublayers of an unknown class with a non-trainable one: order cannot be known.
+# Sibling sublayers of an unknown class with a non-trainable one: order cannot be known (b may
+# hold only non-trainable variables and come before a).
 full_model(f"{OUT}/unknown_siblings.h5",
            sequential("m", [layer("MyBlock", "blk")]),
-           [("blk", [("blk/a/kernel", (2,)), ("blk/b/kernel", (2,)), ("blk/a/moving_mean", (2,))])])
+           [("blk", [("blk/a/kernel", (2,)), ("blk/b/kernel", (2,)), ("blk/a/moving_mean", (2,))])],
+           keras_version="3.15.1")
+# Keras 2 without a config: sublayer variables only, in an order a nested model would list
+# differently - the architecture decides.
+weights_only(f"{OUT}/keras2_sublayers_only.h5",
+             [("blk", [("blk/a/kernel:0", (2,)), ("blk/b/kernel:0", (2,)), ("blk/a/moving_mean:0", (2,))])])
 
 # Optimizer weights (tf.keras 2 names).
 full_model(f"{OUT}/optimizer.h5", sequential("m", [layer("Dense", "dense")]),
