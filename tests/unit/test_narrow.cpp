@@ -34,9 +34,11 @@ const fs::path& oracle_dir() {
   static const fs::path dir = [] {
     fs::path d =
         fs::temp_directory_path() / ("keras64_narrow_oracle_" + std::to_string(::getpid()));
-    const std::string cmd = std::string(KERAS64_PYTHON) + " " +
-                            (fs::path(__FILE__).parent_path() / "narrow_oracle.py").string() + " " +
-                            d.string();
+    const std::string cmd =
+        std::string(KERAS64_PYTHON) + " " +
+        // Not __FILE__: ccache's base_dir makes it relative to the build.
+        (fs::path(KERAS64_TEST_DATA).parent_path() / "unit" / "narrow_oracle.py").string() + " " +
+        d.string();
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("oracle failed: " + cmd);
     static const fs::path keep = d;
     std::atexit([] {
