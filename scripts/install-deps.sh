@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything keras64 needs to build and test, from Debian 12's packages only.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config clang clang-format clang-tidy
+pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format clang-tidy
       libhdf5-dev libzip-dev zlib1g-dev libdeflate-dev libisal-dev nlohmann-json3-dev libcli11-dev
       libprotobuf-dev protobuf-compiler libsnappy-dev
       googletest libgtest-dev pybind11-dev python3-dev python3-numpy python3-h5py python3-pytest
