@@ -1,6 +1,6 @@
 // A TensorFlow TensorBundle: `PREFIX.index` (a table of BundleEntryProto, see tf_table.hpp) and
 // its data shards `PREFIX.data-%05d-of-%05d` (tensorflow/core/util/tensor_bundle/tensor_bundle.cc;
-// /work/shared/tf-checkpoint-format.md §3-§6).
+// the project brief's shared tf-checkpoint-format.md §3-§6).
 //
 // Opening decodes and checks every entry: the header (empty key, first) gives the shard count
 // and byte order; each entry's dtype, shape, shard, offset and size are checked against the

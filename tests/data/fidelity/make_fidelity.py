@@ -3,7 +3,7 @@
 
 Run in the interop venv (tf-keras 2.21, keras 3.15, TensorFlow 2.21):
 
-    TF_CPP_MIN_LOG_LEVEL=2 /work/venv-interop/bin/python tests/data/fidelity/make_fidelity.py [--only tfkeras|keras3]
+    TF_CPP_MIN_LOG_LEVEL=2 .venv-interop/bin/python tests/data/fidelity/make_fidelity.py [--only tfkeras|keras3]
 
 Two child processes, one per framework (tf-keras and Keras 3 cannot share one process):
 

@@ -4,7 +4,7 @@ real Keras 3.15.1 on the TensorFlow backend (the full set) and on JAX and torch 
 each), with their float64 references computed on the TensorFlow backend. Deterministic: fixed
 seeds, fixed inputs. Run in the interop venv (requirements-interop.txt) from the repo root:
 
-    /work/venv-interop/bin/python tests/data/interop/make_keras3.py
+    .venv-interop/bin/python tests/data/interop/make_keras3.py
 
 which runs itself once per backend (`--backend B`, KERAS_BACKEND is fixed per process) and then
 once more on TensorFlow (`--reference`) for the float64 references.

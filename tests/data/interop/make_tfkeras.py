@@ -3,7 +3,7 @@
 
 Run in the interop venv (TensorFlow 2.21, tf-keras 2.21):
 
-    /work/venv-interop/bin/python tests/data/interop/make_tfkeras.py [OUT_DIR] [--only NAME ...]
+    .venv-interop/bin/python tests/data/interop/make_tfkeras.py [OUT_DIR] [--only NAME ...]
 
 Every model is built under fixed seeds with TensorFlow's op determinism on, compiled with Adam
 and metrics, and fitted for one step (one batch), so optimizer and metric state exist. Each one is
@@ -291,7 +291,7 @@ def make_model(name, out_root):
 
 README = """# Keras 2 golden files (tf-keras {keras_version}, TensorFlow {tf_version})
 
-Made by `../make_tfkeras.py` in the interop venv (`/work/venv-interop/bin/python
+Made by `../make_tfkeras.py` in the interop venv (`.venv-interop/bin/python
 tests/data/interop/make_tfkeras.py`; `scripts/test-interop.sh` sets the venv up from
 `requirements-interop.txt`). Every model is built with `tf_keras.utils.set_random_seed({seed})`
 and `tf.config.experimental.enable_op_determinism()`, compiled with Adam(0.01) and metrics, and

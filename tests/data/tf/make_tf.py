@@ -1,6 +1,6 @@
 """Writes small TensorFlow checkpoints and SavedModels, and what TensorFlow itself reads from them.
 
-Usage: TF_CPP_MIN_LOG_LEVEL=2 /work/venv-interop/bin/python make_tf.py OUTDIR [case ...]
+Usage: TF_CPP_MIN_LOG_LEVEL=2 .venv-interop/bin/python make_tf.py OUTDIR [case ...]
 (tensorflow 2.21, tf-keras 2.21 as `tf_keras`, keras 3.15).
 
 Every case is a folder OUTDIR/<case>/ with the TensorFlow files and
