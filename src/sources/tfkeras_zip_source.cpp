@@ -10,9 +10,13 @@
 //
 // Order: the model's layers are paired with the weighted layer groups of their class, in config
 // order (the k-th Dense of the config with the k-th weighted dense* group); inside a layer its own
-// vars come first, then at most one weighted sublayer subtree. Anything else (several weighted
-// sublayers, counts that do not pair up) keeps file order and says so. The metrics/ group
-// (metric state after compile(metrics) + fit) is left out, as get_weights() leaves it out.
+// vars come first, then its weighted sublayer subtrees: a nested model's layers paired with its
+// config the same way; the sublayers of MultiHeadAttention and Bidirectional in their tf-keras
+// get_weights() order (tf-keras saves attributes sorted by name: _key_dense before _query_dense,
+// backward_layer before forward_layer); at most one other weighted sublayer. Anything else
+// (several unknown weighted sublayers, counts that do not pair up) keeps file order and says so.
+// The metrics/ group (metric state after compile(metrics) + fit) is left out, as get_weights()
+// leaves it out.
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -157,10 +161,45 @@ class TfKerasZipSource final : public Source {
     refs_.push_back(ref);
   }
 
-  // One object: own vars, then its weighted sublayer subtrees.
-  void object(const std::string& group, const std::string& layer) {
+  // Sublayer groups of tf-keras layers with several weighted sublayers, in get_weights() order.
+  static const std::vector<std::string>* known_sublayers(const std::string& cls) {
+    static const std::map<std::string, std::vector<std::string>> table = {
+        {"MultiHeadAttention", {"_query_dense", "_key_dense", "_value_dense", "_output_dense"}},
+        {"Bidirectional", {"forward_layer", "backward_layer"}},
+    };
+    const auto it = table.find(cls);
+    return it == table.end() ? nullptr : &it->second;
+  }
+
+  // The group under `group` that holds a model's layer groups, or "".
+  std::string layers_container(const std::string& group) const {
+    const std::string pre = group.empty() ? "" : group + "/";
+    for (const char* c : {"layers", "_layer_checkpoint_dependencies", "_self_tracked_trackables"})
+      if (!weighted_children(pre + c).empty()) return pre + c;
+    return "";
+  }
+
+  // One object (`cfg`: its layer config, or null): own vars, then its weighted sublayer subtrees.
+  void object(const std::string& group, const std::string& layer, const json* cfg = nullptr) {
     for (const auto& p : vars_of(group)) add(p, layer, Role::model);
     const auto kids = weighted_children(group);
+    if (cfg && !config_layers(*cfg).empty()) {  // a nested model: its layers by its config
+      const std::string container = layers_container(group);
+      if (kids.size() == 1 && container == group + "/" + kids.front()) {
+        model_layers(container, *cfg, layer);
+        return;
+      }
+    }
+    if (kids.size() > 1 && cfg)
+      if (const auto* order = known_sublayers(cfg->value("class_name", ""))) {
+        std::vector<std::string> known;
+        for (const auto& k : *order)
+          if (std::find(kids.begin(), kids.end(), k) != kids.end()) known.push_back(k);
+        if (known.size() == kids.size()) {
+          for (const auto& k : known) object(group + "/" + k, layer);
+          return;
+        }
+      }
     if (kids.size() > 1)
       inexact("layer '" + layer +
               "' has several sublayers whose get_weights() order tf.keras does not record; save "
@@ -168,20 +207,14 @@ class TfKerasZipSource final : public Source {
     for (const auto& k : kids) object(group + "/" + k, layer);
   }
 
-  void build() {
-    std::string container;
-    for (const char* c : {"layers", "_layer_checkpoint_dependencies", "_self_tracked_trackables"})
-      if (!weighted_children(c).empty()) {
-        container = c;
-        break;
-      }
-    for (const auto& p : vars_of("")) add(p, info_.model_name, Role::model);
+  // Pairs the layers of the model config `cfg` with the weighted layer groups under `container`
+  // (all named `layer` when given: a nested model's tensors belong to its outer layer).
+  void model_layers(const std::string& container, const json& cfg, const std::string& layer = "") {
     const auto keys = weighted_children(container);
-    bool sequential = false;
-    std::vector<const json*> layers = config_layers(config_, &sequential);
+    std::vector<const json*> layers = config_layers(cfg);
     // Pair config layers with weighted groups class by class.
     std::map<std::string, std::vector<std::string>> groups_of;  // snake class -> weighted keys
-    std::vector<std::pair<std::string, std::string>> plan;      // (key, layer name)
+    std::vector<std::pair<std::string, const json*>> plan;      // (key, layer config)
     std::set<std::string> used;
     bool paired = !container.empty() && !layers.empty();
     std::map<std::string, std::size_t> next;
@@ -198,7 +231,7 @@ class TfKerasZipSource final : public Source {
       auto& g = groups_of[snake];
       std::size_t& i = next[snake];
       if (i < g.size()) {
-        plan.emplace_back(g[i], config_layer_name(*l));
+        plan.emplace_back(g[i], l);
         used.insert(g[i]);
         ++i;
       }
@@ -210,10 +243,17 @@ class TfKerasZipSource final : public Source {
       inexact(container.empty() ? "no layer groups found in model.weights.h5; save order used"
                                 : "the weighted layer groups under " + container +
                                       "/ do not pair up with the config's layers; save order used");
-      plan.clear();
-      for (const auto& k : keys) plan.emplace_back(k, k);
+      for (const auto& k : keys) object(container + "/" + k, layer.empty() ? k : layer);
+      return;
     }
-    for (const auto& [key, name] : plan) object(container + "/" + key, name);
+    for (const auto& [key, l] : plan)
+      object(container + "/" + key, layer.empty() ? config_layer_name(*l) : layer, l);
+  }
+
+  void build() {
+    const std::string container = layers_container("");
+    for (const auto& p : vars_of("")) add(p, info_.model_name, Role::model);
+    model_layers(container, config_);
     // Anything not reached (other top-level groups) follows in save order. Metric state
     // (compile(metrics=...) then fit: metrics/mean/vars, totals and counts) is never part of
     // get_weights(); structure-preserving outputs carry it with the rest of the file.
