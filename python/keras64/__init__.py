@@ -175,13 +175,32 @@ def _weights_of(obj: Any) -> Tuple[list, List[str], dict]:
     return list(obj), [], source
 
 
+def _as_numpy(a: Any) -> np.ndarray:
+    """``a`` as a numpy array without copying where possible. torch tensors need help:
+    ``numpy.asarray`` refuses those that require grad (every trainable parameter) and torch has
+    no numpy bfloat16, so they are detached and bfloat16 ones viewed as ml_dtypes.bfloat16."""
+    if isinstance(a, np.ndarray):
+        return a
+    if type(a).__module__.split(".")[0] == "torch" and hasattr(a, "detach"):
+        import torch
+
+        t = a.detach().cpu()
+        if t.dtype == torch.bfloat16:
+            import ml_dtypes
+
+            return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+        return t.numpy()
+    return np.asarray(a)
+
+
 def save(weights_or_model: Any, path: PathLike, format: str = "npz", *,
          names: Optional[Sequence[str]] = None, cast: str = "floats", force: bool = False,
          chunk_size: int = DEFAULT_CHUNK_SIZE, level: int = -1, threads: int = 0,
          progress: Progress = None) -> dict:
     """Writes weights as float64 to ``path`` in ``format`` (see :func:`formats`).
 
-    ``weights_or_model`` is a list of arrays (anything ``numpy.asarray`` accepts) or an object
+    ``weights_or_model`` is a list of arrays (anything ``numpy.asarray`` accepts, and torch
+    tensors, detached: parameters that require grad and bfloat16 ones included) or an object
     with ``get_weights()``, such as a Keras model; tensor names then come from
     ``model.weights[i].path`` when every variable has one, else they are ``weight_{i}``.
     ``names`` overrides them (unique, one per array). The arrays are read in place, chunk by
@@ -193,7 +212,7 @@ def save(weights_or_model: Any, path: PathLike, format: str = "npz", *,
     Returns the same report as :func:`convert`.
     """
     arrays, paths, source = _weights_of(weights_or_model)
-    arrays = [np.asarray(a) for a in arrays]
+    arrays = [_as_numpy(a) for a in arrays]
     if names is None:
         if paths and all(paths) and len(set(paths)) == len(paths):
             names = paths
