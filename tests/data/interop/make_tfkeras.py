@@ -42,8 +42,11 @@ class GatedBlock(keras.layers.Layer):
     def __init__(self, units=3, **kwargs):
         super().__init__(**kwargs)
         self.units = units
-        self.block0 = keras.layers.Dense(units, activation="tanh", name="block0")
-        self.block1 = keras.layers.Dense(units, name="block1")
+        # Sublayers made here do not inherit this layer's dtype policy unless given it: without
+        # it, a float64 config would still build them at the global policy (float32).
+        self.block0 = keras.layers.Dense(units, activation="tanh", name="block0",
+                                         dtype=self.dtype_policy)
+        self.block1 = keras.layers.Dense(units, name="block1", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.gate = self.add_weight(name="gate", shape=(self.units,), initializer="random_normal",
