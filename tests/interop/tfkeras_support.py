@@ -68,15 +68,8 @@ def known_failure(model, kind, aspect="tensors"):
     """The reason a (model, kind) case fails today because of an issue another helper owns, or
     None. `aspect`: "tensors" (what is listed and converted) or "order_exact" (the flag). Tests
     mark such cases xfail(strict=True): they turn into failures once fixed."""
-    undecidable_flag = aspect == "order_exact" and not order_decidable(model, kind)
-    if kind == "keras" and manifest(model)["metric_variables"] and not undecidable_flag:
-        return ("issue #13.1: metric state in a tf.keras .keras (metrics/ group) is listed as "
-                "model tensors")
-    if aspect == "order_exact" and model == "custom" and kind.startswith("legacy"):
-        # tf-keras writes a layer's trainable_weights + non_trainable_weights, which IS its
-        # get_weights() order (Layer.weights); keras64 lists them in that order but inexact.
-        return ("issue #13.3: custom layer with own variables and sublayers in a legacy .h5: "
-                "file order used, order_exact false")
+    # Issue #13.1 (metric state listed as model tensors) and #13.3 (legacy custom-layer order)
+    # are fixed: no case is expected to fail today.
     return None
 
 
