@@ -54,11 +54,15 @@ bool is_bf16_tag(hid_t obj, const std::string& name) {
   }
 }
 
+constexpr const char* kCrcAttr = "keras64.crc32c";
+
 // Copies every attribute of `in` that `out` lacks, in its own type and shape. `skip_bf16_tag`
-// leaves out a dtype = "bfloat16" tag (for a dataset no longer stored as bfloat16).
+// leaves out a dtype = "bfloat16" tag (for a dataset no longer stored as bfloat16). An input's
+// keras64.crc32c is never copied: it is the checksum of the input's bytes, and every dataset
+// this copies attributes onto holds other bytes (widened, or written afresh with its own).
 void copy_attrs(hid_t in, hid_t out, bool skip_bf16_tag) {
   for (const auto& name : attr_names(in)) {
-    if (h5::has_attr(out, name)) continue;
+    if (name == kCrcAttr || h5::has_attr(out, name)) continue;
     if (skip_bf16_tag && name == "dtype" && is_bf16_tag(in, name)) continue;
     const std::string what = "attribute " + name;
     h5::Id attr(h5::check(H5Aopen(in, name.c_str(), H5P_DEFAULT), "cannot open " + what));
@@ -87,7 +91,6 @@ void copy_attrs(hid_t in, hid_t out, bool skip_bf16_tag) {
   }
 }
 
-constexpr const char* kCrcAttr = "keras64.crc32c";
 
 // A planned dataset's checksum attribute, 0 until record_crc32c(): created with the dataset, so
 // that its value is later written in place (the object header keeps its size).
@@ -350,7 +353,6 @@ void H5StructureWriter::create_planned(hid_t in_dset, hid_t out_parent, const st
   h5::Id out(h5::check(H5Dcreate2(out_parent, name.c_str(), type.get(), space.get(), lcpl.get(),
                                   dcpl.get(), H5P_DEFAULT),
                        "cannot create dataset", Errc::io));
-  // Before copy_attrs: an input's own keras64.crc32c (of other bytes) is not copied.
   create_crc_attr(out.get());
   copy_attrs(in_dset, out.get(), true);
   if (pt.dtype == DType::bf16 && !h5::has_attr(out.get(), "dtype")) {

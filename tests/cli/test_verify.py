@@ -209,3 +209,21 @@ def test_text_summary(tmp_path):
 def test_verify_missing_file(tmp_path):
     p = verify(tmp_path / "nope.keras")
     assert p.returncode == 3
+
+
+def test_widened_unlisted_dataset_drops_the_inputs_checksum(tmp_path):
+    """A float32 dataset the output widens without listing it (Adam's optimizer state, without
+    --include-optimizer) must not keep the input's keras64.crc32c: that is the checksum of the
+    float32 bytes, and `verify` of the output would call a valid file damaged."""
+    src = tmp_path / "in.weights.h5"
+    src.write_bytes((GOLDEN / "adam" / "model.weights.h5").read_bytes())
+    with h5py.File(src, "a") as f:
+        d = f["optimizer/vars/2"]
+        assert d.dtype == np.float32
+        d.attrs["keras64.crc32c"] = np.uint32(crc32c(d[()].astype("<f4").tobytes()))
+    out = convert(tmp_path, "weights.h5", "out.weights.h5", src, "--model",
+                  GOLDEN / "adam" / "model.keras")
+    with h5py.File(out, "r") as f:
+        assert f["optimizer/vars/2"].dtype == np.float64
+        assert "keras64.crc32c" not in f["optimizer/vars/2"].attrs
+    assert verify(out).returncode == 0
