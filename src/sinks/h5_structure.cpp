@@ -91,7 +91,6 @@ void copy_attrs(hid_t in, hid_t out, bool skip_bf16_tag) {
   }
 }
 
-
 // A planned dataset's checksum attribute, 0 until record_crc32c(): created with the dataset, so
 // that its value is later written in place (the object header keeps its size).
 void create_crc_attr(hid_t dset) {
