@@ -1,5 +1,6 @@
 // TensorFlow's `.index` file: a LevelDB-style sorted table without filter blocks
-// (tensorflow/core/lib/io/format.cc, block.cc, table.cc; the project brief's shared tf-checkpoint-format.md §2).
+// (tensorflow/core/lib/io/format.cc, block.cc, table.cc; the project brief's shared
+// tf-checkpoint-format.md §2).
 //
 //   data block 0 .. data block n-1, metaindex block, index block, footer (48 bytes)
 //   block on disk = contents, type u8 (0 raw, 1 snappy), masked CRC32C u32 of contents + type

@@ -1,7 +1,8 @@
 // The object graph of a TF2 checkpoint (`_CHECKPOINTABLE_OBJECT_GRAPH`, a TrackableObjectGraph)
 // and, for SavedModels, the `variables` list of saved_model.pb's SavedObjectGraph: what keras64
 // needs from them to name, order and classify a bundle's tensors
-// (the project brief's shared tf-checkpoint-format.md §7-§9). Node ids are shared by the two graphs.
+// (the project brief's shared tf-checkpoint-format.md §7-§9). Node ids are shared by the two
+// graphs.
 #pragma once
 
 #include <cstdint>
