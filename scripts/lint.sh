@@ -17,6 +17,8 @@ clang-format --dry-run --Werror "${files[@]}"
 CC=clang CXX=clang++ cmake -S . -B build-lint -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
   -DKERAS64_BUILD_TESTS=OFF -DKERAS64_BUILD_PYTHON=OFF -DKERAS64_BUILD_CLI=OFF \
   -DKERAS64_INSTALL=OFF >/dev/null
+# The TensorFlow readers include headers protoc generates at build time.
+cmake --build build-lint --target keras64_proto >/dev/null
 mapfile -t sources < <(git ls-files 'src/*.cpp')
 echo "clang-tidy: ${#sources[@]} files"
 log=build-lint/clang-tidy.log
