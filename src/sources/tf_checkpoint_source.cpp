@@ -13,7 +13,9 @@
 //  - order: a SavedModel whose root has a `variables` list (Keras: model.variables) is in that
 //    order, exact; a tf-keras save_weights checkpoint (root edges `layer_with_weights-<j>`) is in
 //    layer order, each layer's variables in creation order (best effort, not exact); anything
-//    else in key order.
+//    else in key order. With --model (a legacy .h5, SavedModel or tf-keras .keras of the same
+//    model), a checkpoint takes that file's order, every variable paired and its shape checked
+//    (tf_model_order.hpp); exact when that file's order is.
 //  - optimizer: variables under the root's `optimizer` edge or any node holding slot variables,
 //    and the slots themselves; listed after the model's only with --include-optimizer.
 //  - never converted, listed in SourceInfo::skipped: strings, resources, variants and other
@@ -30,6 +32,7 @@
 #include "sources/sniff.hpp"
 #include "sources/source_util.hpp"
 #include "sources/sources.hpp"
+#include "sources/tf_model_order.hpp"
 #include "sources/tf_object_graph.hpp"
 
 namespace fs = std::filesystem;
@@ -137,9 +140,6 @@ class TfCheckpointSource final : public Source {
       : bundle_(where.prefix, path.string()) {
     info_.file = path.string();
     info_.kind = where.saved_model ? "tf-savedmodel" : "tf-checkpoint";
-    if (!opts.model.empty())
-      throw Error(Errc::unsupported,
-                  info_.file + ": --model with a TensorFlow checkpoint is not supported yet");
     std::optional<tf::SavedModelInfo> sm;
     if (where.saved_model) sm = tf::read_saved_model(path, info_.file);
 
@@ -177,6 +177,12 @@ class TfCheckpointSource final : public Source {
 
     std::set<std::string> optimizer_keys;
     std::map<std::string, std::string> full_names;
+    // The TF variable name: the graph's full_name; a TF1 checkpoint's keys are the graph names.
+    auto tf_name = [&](const std::string& k) -> std::string {
+      if (!graph) return k;
+      auto it = full_names.find(k);
+      return it == full_names.end() ? std::string() : it->second;
+    };
     std::vector<std::string> model_order;  // keys, model tensors first
     if (graph) {
       for (const auto& n : graph->nodes)
@@ -217,6 +223,17 @@ class TfCheckpointSource final : public Source {
                      "order, which is not get_weights() order for layers that create a "
                      "non-trainable variable before a trainable one";
       }
+    }
+    // --model: the order of another file of the same model (a SavedModel that records its own
+    // order does not need one).
+    if (!opts.model.empty() && !(sm && sm->root_variables)) {
+      std::vector<tf::CheckpointVariable> vars;
+      for (const auto& [k, i] : candidates)
+        if (!optimizer_keys.count(k)) vars.push_back({k, tf_name(k), entries[i].shape});
+      auto mo = tf::order_from_model(opts.model, graph ? &*graph : nullptr, vars, info_.file);
+      model_order = std::move(mo.keys);
+      info_.order_exact = mo.exact;
+      info_.note = mo.note;
     }
     if (info_.note.empty() && !info_.order_exact)
       info_.note = graph ? "TensorFlow object checkpoint: key order (it records no get_weights() "
@@ -267,6 +284,7 @@ class TfCheckpointSource final : public Source {
                    : k;
       if (!names.insert(t.name).second) t.name = k;
       t.key = k;
+      t.keras_path = tf_name(k);
       t.dtype = *tf::to_dtype(e.dtype);
       t.shape = e.shape;
       t.role = n < model_count ? Role::model : Role::optimizer;

@@ -181,3 +181,83 @@ def test_tfkeras_goldens(tmp_path, model, input_kind):
         assert_bit_equal(got[names.index(v["path"])], w, f"{model}/{input_kind}/{v['path']}")
     if info["source"]["order_exact"]:
         assert names == [v["path"] for v in m["variables"]]
+
+
+# --- --model with a save_weights checkpoint: the order of another file of the same model ----------
+
+MODEL_FILES = ["legacy_h5", "legacy_weights_h5", "keras", "savedmodel"]
+
+
+@pytest.mark.parametrize("model_kind", MODEL_FILES)
+@pytest.mark.parametrize("model", TFK_MODELS)
+def test_tfkeras_checkpoint_with_model(tmp_path, model, model_kind):
+    """Every golden checkpoint with each other file of its model: exactly get_weights() (names,
+    order, values bit for bit) whenever the order is reported exact, and reported exact whenever the
+    model file's own order is; otherwise a note naming the model file."""
+    m = json.loads((TFK / model / "expected" / "manifest.json").read_text())
+    ckpt = TFK / model / m["files"]["tf_checkpoint"]
+    arch = TFK / model / m["files"][model_kind]
+    arch_exact = json.loads(run("inspect", arch, "--json").stdout)["source"]["order_exact"]
+    info = json.loads(run("inspect", ckpt, "--model", arch, "--json").stdout)
+    src = info["source"]
+    assert src["order_exact"] is arch_exact
+    if not arch_exact:
+        assert src["note"].startswith(f"order of --model {arch}: "), src["note"]
+        return
+    assert "note" not in src or not src["note"]
+    assert [t["name"] for t in info["tensors"]] == [v["path"] for v in m["variables"]]
+    out = tmp_path / "w.npz"
+    run("convert", ckpt, "--model", arch, "-o", out, "--to", "npz", "-q")
+    got = load_classic("npz", out)
+    with np.load(TFK / model / "expected" / "weights_f64.npz") as z:
+        want = [z[v["npz_key"]] for v in m["variables"]]
+    assert len(got) == len(want)
+    for g, w, v in zip(got, want, m["variables"]):
+        assert_bit_equal(g, w, f"{model}/{model_kind}/{v['path']}")
+
+
+def test_model_order_exact_for_h5_and_savedmodel():
+    """The two model files that record trainability give the exact order for every golden model
+    (the rnn SavedModel was saved without traces, so it has no root variables list)."""
+    for model in TFK_MODELS:
+        m = json.loads((TFK / model / "expected" / "manifest.json").read_text())
+        for kind in ("legacy_h5", "savedmodel"):
+            if (model, kind) == ("rnn", "savedmodel"):
+                continue
+            info = json.loads(run("inspect", TFK / model / m["files"]["tf_checkpoint"], "--model",
+                                  TFK / model / m["files"][kind], "--json").stdout)
+            assert info["source"]["order_exact"] is True, (model, kind)
+
+
+def test_model_of_another_model_is_a_mismatch(tmp_path):
+    ckpt = TFK / "sequential" / "ckpt"
+    p = run("inspect", ckpt, "--model", TFK / "batchnorm" / "model.h5", check=False)
+    assert p.returncode == 6
+    assert p.stderr.strip() == (f"keras64: error: {ckpt}: --model {TFK / 'batchnorm' / 'model.h5'}: "
+                                "bn/bn/gamma:0 has no variable in the checkpoint")
+
+
+def test_model_shape_mismatch(tmp_path):
+    import h5py
+    arch = tmp_path / "w.h5"
+    arch.write_bytes((TFK / "sequential" / "model_weights.h5").read_bytes())
+    with h5py.File(arch, "r+") as f:
+        g = f["dense_1/dense_1"]
+        del g["bias:0"]
+        g.create_dataset("bias:0", data=np.zeros(5, np.float32))
+    ckpt = TFK / "sequential" / "ckpt"
+    p = run("convert", ckpt, "--model", arch, "-o", tmp_path / "o.npz", "--to", "npz",
+            check=False)
+    assert p.returncode == 6
+    assert p.stderr.strip() == (
+        f"keras64: error: {ckpt}: --model {arch}: shape mismatch: dense_1/dense_1/bias:0 is (5,), "
+        "the checkpoint's layer_with_weights-1/bias/.ATTRIBUTES/VARIABLE_VALUE is (2,)")
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_model_must_be_a_keras_model_file():
+    p = run("inspect", TFK / "sequential" / "ckpt", "--model",
+            TFK / "sequential" / "expected" / "weights.npz", check=False)
+    assert p.returncode == 2
+    assert "--model for a TensorFlow checkpoint must be a legacy .h5, a SavedModel or a tf-keras " \
+           ".keras of the same model, not npz" in p.stderr
