@@ -290,6 +290,8 @@ Bundle::Bundle(const fs::path& prefix, std::string label) : label_(std::move(lab
                 std::to_string(element_count(e.shape)) + " elements");
   }
   verified_.assign(entries_.size(), false);
+  streamed_.assign(entries_.size(), 0);
+  running_.assign(entries_.size(), 0);
 }
 
 const BundleEntry* Bundle::find(const std::string& key) const {
@@ -324,21 +326,26 @@ void Bundle::read(std::size_t i, std::uint64_t first, std::uint64_t n, void* dst
   const BundleEntry& e = entries_[i];
   if (first > e.size || n > e.size - first)
     throw Error(Errc::internal, where(e) + ": read out of range");
-  File& f = shards_[e.shard];
   try {
-    if (!verified_[i] && first == 0 && n == e.size) {
-      // The whole entry at once: check the bytes just read instead of reading them twice.
-      f.pread_all(dst, static_cast<std::size_t>(n), e.offset);
-      if (crc32c(dst, static_cast<std::size_t>(n)) != e.crc)
-        throw Error(Errc::corrupt, where(e) + ": data checksum mismatch (CRC32C)");
-      verified_[i] = true;
-      return;
-    }
-    verify(i);
-    f.pread_all(dst, static_cast<std::size_t>(n), e.offset + first);
+    shards_[e.shard].pread_all(dst, static_cast<std::size_t>(n), e.offset + first);
   } catch (const Error& err) {
-    if (std::string_view(err.what()).starts_with(label_)) throw;
     throw err.with_context(where(e));
+  }
+  if (verified_[i]) return;
+  if (first != streamed_[i]) {
+    verify(i);  // out of order: the whole entry now (it covers the bytes just read)
+    return;
+  }
+  // In order: the CRC is extended over the bytes as they pass, and compared when the last of
+  // them has been read. A damaged entry read in several calls is thus reported at its end, after
+  // its first bytes were handed out: convert() fails then, and its sinks, being atomic, leave
+  // nothing behind.
+  running_[i] = crc32c_extend(running_[i], dst, static_cast<std::size_t>(n));
+  streamed_[i] += n;
+  if (streamed_[i] == e.size) {
+    if (running_[i] != e.crc)
+      throw Error(Errc::corrupt, where(e) + ": data checksum mismatch (CRC32C)");
+    verified_[i] = true;
   }
 }
 

@@ -6,7 +6,7 @@
 // and byte order; each entry's dtype, shape, shard, offset and size are checked against the
 // shard files' sizes and against each other (fixed-width: size == elements * dtype size);
 // partitioned tensors' slice entries are found by their encoded keys. Data is read with pread,
-// each entry's masked CRC32C verified over its stored bytes before any of them is handed out.
+// once: each entry's masked CRC32C is checked over its stored bytes as they pass (see read()).
 #pragma once
 
 #include <cstdint>
@@ -89,12 +89,17 @@ class Bundle {
   std::uint32_t num_shards() const { return static_cast<std::uint32_t>(shards_.size()); }
 
   /// Reads bytes [first, first + n) of a (fixed-width, unsliced) entry's stored data into dst,
-  /// as stored (the caller swaps big-endian bundles). The entry's CRC over all its bytes is
-  /// verified before the first byte is returned (once per entry).
+  /// as stored (the caller swaps big-endian bundles). Read in order (each call starting where
+  /// the last ended), the entry is read once: its CRC is extended over the bytes as they pass and
+  /// checked in the call that reads its last byte, which throws Error{corrupt} naming the entry
+  /// on a mismatch - after the entry's earlier bytes were returned, so callers must not commit
+  /// anything before that call (or verify()) returned. A read out of order verifies the whole
+  /// entry first.
   void read(std::size_t entry, std::uint64_t first, std::uint64_t n, void* dst);
 
-  /// Checks an unsliced entry's CRC over its stored bytes (once per entry); Error{corrupt} naming
-  /// the entry on a mismatch. read() calls it; sources call it for entries they do not convert.
+  /// Checks an unsliced entry's CRC over its stored bytes unless that was done (once per entry);
+  /// Error{corrupt} naming the entry on a mismatch. Sources call it for entries they do not
+  /// convert, and for entries not read to their end.
   void verify(std::size_t entry);
 
   /// The strings of a DT_STRING entry (CRC and the lengths' CRC checked); at most `max_bytes`.
@@ -110,6 +115,8 @@ class Bundle {
   std::vector<BundleEntry> entries_;
   std::map<std::string, std::size_t> by_key_;
   std::vector<bool> verified_;
+  std::vector<std::uint64_t> streamed_;  ///< bytes read in order from the start, CRC'd
+  std::vector<std::uint32_t> running_;   ///< their CRC32C
   std::vector<char> buf_;
 };
 

@@ -5,7 +5,8 @@
 // `ckpt-9.index` is one), the `.index` file itself (ending in the table magic), a folder holding a
 // `checkpoint` state file (its `model_checkpoint_path`, relative to the folder, is followed), or a
 // SavedModel directory (`saved_model.pb` + `variables/variables.index`). The bundle layer
-// (detail/tf_bundle.hpp) checks every block and tensor CRC; this file decides names, order and
+// (detail/tf_bundle.hpp) checks every block and tensor CRC (a tensor's as its bytes pass, once;
+// verify_checksums() checks what was not read to its end); this file decides names, order and
 // roles:
 //
 //  - name: the variable's TF name (the object graph's `full_name`, e.g. `seq/dense/kernel`) when
@@ -297,6 +298,16 @@ class TfCheckpointSource final : public Source {
 
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+
+  // read() checks each entry's CRC when its last byte passes; what was not read to its end is
+  // checked here (a no-op after a whole conversion).
+  void verify_checksums() override {
+    for (std::size_t i : entry_of_) {
+      const tf::BundleEntry& e = bundle_.entries()[i];
+      if (e.slices.empty()) bundle_.verify(i);
+      for (std::size_t s : e.slice_entries) bundle_.verify(s);
+    }
+  }
 
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     const TensorInfo& t = checked_read(tensors_, index, first, count);

@@ -89,3 +89,29 @@ def test_bit_flips(tmp_path, case):
                     assert any(f":{k}: " in p.stderr or f":{k}[" in p.stderr for k in keys), p.stderr
             else:
                 assert p.returncode in (0, 4, 5), f"{rel} byte {pos}: exit {p.returncode} {p.stderr}"
+
+
+@pytest.mark.parametrize("form", ["npz", "npy", "safetensors", "memmap"])
+def test_flip_in_last_chunk_of_a_multi_chunk_tensor(tmp_path, form):
+    """A tensor read in several chunks has its CRC checked as its bytes pass, at its last chunk:
+    damage there is found after the earlier chunks were written, and the conversion still fails
+    with exit 4 and leaves no output (the sinks are atomic)."""
+    import numpy as np
+    case = "tfkeras_ckpt"
+    key = "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+    with np.load(TF / case / "expected.npz") as z:
+        doc = json.loads((TF / case / "expected.json").read_text())
+        npz = next(e["npz"] for e in doc["entries"] if e["key"] == key)
+        stored = z[npz].astype(np.float32).tobytes()  # 48 bytes: 6 chunks of 16 bytes of float64
+    data = next(p for p in (TF / case).iterdir() if ".data-" in p.name)
+    at = data.read_bytes().find(stored)
+    assert at >= 0 and data.read_bytes().count(stored) == 1
+    d = damaged(tmp_path, case, data.name,
+                lambda b: b[:at + 45] + bytes([b[at + 45] ^ 0x10]) + b[at + 46:])
+    out = tmp_path / ("o.npz" if form == "npz" else "o.safetensors" if form == "safetensors" else "o")
+    p = subprocess.run([CLI, "convert", str(d / "ckpt"), "-o", str(out), "--to", form,
+                        "--chunk-size", "16", "-q"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 4, p.stderr
+    assert p.stderr == f"keras64: error: {d / 'ckpt'}:{key}: data checksum mismatch (CRC32C)\n"
+    assert not out.exists()
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["case"]  # no temporary left either

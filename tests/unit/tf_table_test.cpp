@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 #include <snappy-c.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -149,6 +151,60 @@ TEST(TfBundle, SliceKeyEncoding) {
   // Signed numbers of two and three bytes (ordered_code.cc: 64 -> c0 40, 8192 -> e0 20 00).
   EXPECT_EQ(tf::encode_slice_key("", {{64, 8192}}),
             std::string("\x00\x00\x01\x01\x01\xc0\x40\xe0\x20\x00", 10));
+}
+
+// A tensor read in order is read once, its CRC checked as the bytes pass: damage in its last
+// chunk is reported by the call reading that chunk (earlier ones return), damage read out of
+// order at once (the whole entry is checked first), and verify() catches an entry read only in
+// part.
+TEST(TfBundle, ChecksumAsTheBytesPass) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("k64_tfbundle_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* f : {"ckpt.index", "ckpt.data-00000-of-00001"})
+    fs::copy_file(kTf + "/tfkeras_ckpt/" + f, dir / f);
+  const std::string key = "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE";
+  const std::string prefix = (dir / "ckpt").string();
+  std::string whole(48, '\0'), chunks(48, '\0');
+  std::size_t idx = 0;
+  {
+    tf::Bundle b(prefix, "ckpt");
+    const tf::BundleEntry* e = b.find(key);
+    ASSERT_NE(e, nullptr);
+    ASSERT_EQ(e->size, 48u);
+    idx = static_cast<std::size_t>(e - b.entries().data());
+    for (std::uint64_t at = 0; at < 48; at += 12) b.read(idx, at, 12, chunks.data() + at);
+    tf::Bundle b2(prefix, "ckpt");
+    b2.read(idx, 0, 48, whole.data());
+    EXPECT_EQ(whole, chunks);
+    // flip a bit of the tensor's last byte
+    std::fstream f(dir / "ckpt.data-00000-of-00001",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(e->offset + 47));
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x04);
+    f.seekp(static_cast<std::streamoff>(e->offset + 47));
+    f.write(&c, 1);
+  }
+  const std::string want = "ckpt:" + key + ": data checksum mismatch (CRC32C)";
+  {
+    tf::Bundle b(prefix, "ckpt");
+    for (std::uint64_t at = 0; at < 36; at += 12)
+      EXPECT_EQ(error_of([&] { b.read(idx, at, 12, chunks.data() + at); }), "no error");
+    EXPECT_EQ(error_of([&] { b.read(idx, 36, 12, chunks.data() + 36); }), want);
+  }
+  {
+    tf::Bundle b(prefix, "ckpt");
+    EXPECT_EQ(error_of([&] { b.read(idx, 12, 12, chunks.data()); }), want);  // out of order
+  }
+  {
+    tf::Bundle b(prefix, "ckpt");
+    EXPECT_EQ(error_of([&] { b.read(idx, 0, 12, chunks.data()); }), "no error");
+    EXPECT_EQ(error_of([&] { b.verify(idx); }), want);  // read in part: checked on demand
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
