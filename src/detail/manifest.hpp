@@ -4,13 +4,15 @@
 //    "source": {"file", "kind", "keras_version", "order_exact", "note"},
 //    "output": {"format": "npy"[, "note": "..."]},
 //    "tensors": [{"index", "name", "layer", "keras_path", "role", "file", "dtype",
-//                 "source_dtype", "shape", "byte_order", "offset", "nbytes", "crc32c"}, ...]}
+//                 "source_dtype", "shape", "byte_order", "offset", "nbytes", "crc32c"[, "key"]},
+//                ...]}
 //
 // "tensors" is in plan (get_weights()) order; "index" is the position and the {i} of the file
 // names. "dtype" is the numpy name of what the file holds ("float64"; "bfloat16" for bfloat16
 // stored as "<u2" bit patterns); "offset" is where the data starts in "file" (the header size
 // of a .npy, 0 for a raw .dat); "nbytes" is the size of the data. All data is little-endian.
 // "crc32c" is the CRC32C of those nbytes (8 lower-case hex digits; `keras64 verify` checks it).
+// "key" (TensorFlow inputs only) is the tensor's checkpoint key (TensorInfo::key).
 // The file is written one tensor per line, so it diffs and greps well.
 #pragma once
 

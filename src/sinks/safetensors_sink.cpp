@@ -15,6 +15,8 @@
 //                          unordered for most readers)
 //   keras64.source_dtypes  JSON list of the stored dtypes in the source, in the same order
 //   keras64.source_file, keras64.source_kind, keras64.keras_version, keras64.order_exact
+//   keras64.keys           TensorFlow inputs: JSON list of each tensor's checkpoint key
+//                          (TensorInfo::key) in the same order
 // The header is written first, then each tensor's bytes as they arrive: never the whole file in
 // memory. The CRC32Cs are known only at the end: the header is written with "00000000" in their
 // place, its pages are kept in the page cache (Writeback::pin) and the digits are patched in at
@@ -45,9 +47,13 @@ class SafetensorsSink final : public OrderedSink {
 
  private:
   std::string header() const {
-    nlohmann::ordered_json h, order = nlohmann::json::array(), dtypes = nlohmann::json::array();
+    nlohmann::ordered_json h, order = nlohmann::json::array(), dtypes = nlohmann::json::array(),
+                              keys = nlohmann::json::array();
     std::set<std::string> names;
+    bool any_key = false;
     for (const auto& t : plan().tensors) {
+      keys.push_back(t.source.key);
+      any_key = any_key || !t.source.key.empty();
       if (!names.insert(t.source.name).second)
         throw Error(Errc::unsupported, target_.string() + ": two tensors are named '" +
                                            t.source.name + "' (safetensors keys must be unique)");
@@ -65,6 +71,7 @@ class SafetensorsSink final : public OrderedSink {
     m["keras64.source_kind"] = s.kind;
     m["keras64.keras_version"] = s.keras_version;
     m["keras64.order_exact"] = s.order_exact ? "true" : "false";
+    if (any_key) m["keras64.keys"] = keys.dump();
     std::uint64_t offset = 0;
     for (const auto& t : plan().tensors) {
       const std::uint64_t end = offset + t.nbytes();

@@ -57,6 +57,7 @@ ManifestData read_manifest(const fs::path& dir) {
       e.tensor.name = t.at("name").get<std::string>();
       e.tensor.layer = t.value("layer", "");
       e.tensor.keras_path = t.value("keras_path", "");
+      e.tensor.key = t.value("key", "");
       e.tensor.role = t.value("role", "model") == "optimizer" ? Role::optimizer : Role::model;
       const std::string dt = t.at("dtype").get<std::string>();
       const auto d = parse_dtype(dt);

@@ -13,7 +13,7 @@
 // Order: JSON object key order is not preserved by every writer, so tensors are listed by data
 // offset (file order) unless __metadata__ has "keras64.order", a JSON array of every name (what
 // keras64's writer records); "keras64.order_exact" = "true" and "keras64.note" carry the rest of
-// SourceInfo.
+// SourceInfo, "keras64.keys" (TensorFlow inputs) each tensor's checkpoint key.
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -214,6 +214,19 @@ class SafetensorsSource final : public Source {
     for (const Entry* e : order) {
       tensors_.push_back(e->t);
       begins_.push_back(e->begin);
+    }
+    if (auto it = meta.find("keras64.keys"); it != meta.end()) {
+      // Checkpoint keys of a TensorFlow input, in keras64.order's order.
+      json keys = json::parse(it->second, nullptr, false);
+      if (!keys.is_array() || keys.size() != tensors_.size() || !meta.count("keras64.order"))
+        throw bad(
+            "__metadata__[\"keras64.keys\"] does not hold one key per tensor of "
+            "keras64.order");
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (!keys[i].is_string())
+          throw bad("__metadata__[\"keras64.keys\"][" + std::to_string(i) + "] is not a string");
+        tensors_[i].key = keys[i].get<std::string>();
+      }
     }
     if (auto it = meta.find("keras64.crc32c"); it != meta.end()) {
       // One CRC32C per tensor, in keras64.order's order (the writer records both).

@@ -261,3 +261,62 @@ def test_model_must_be_a_keras_model_file():
     assert p.returncode == 2
     assert "--model for a TensorFlow checkpoint must be a legacy .h5, a SavedModel or a tf-keras " \
            ".keras of the same model, not npz" in p.stderr
+
+
+@pytest.mark.parametrize("form", ["safetensors", "npy", "memmap"])
+@pytest.mark.parametrize("case", ["tfkeras_ckpt", "sm_functional", "tf1_saver"])
+def test_checkpoint_keys_in_outputs(tmp_path, case, form):
+    """Each tensor's checkpoint key is recorded by the outputs that carry metadata (safetensors
+    __metadata__ keras64.keys; npy/memmap manifest.json "key") and read back from them."""
+    doc, _ = expected(case)
+    keys = [t["key"] for t in inspect(case, "--include-optimizer")["tensors"]]
+    assert all(keys)
+    out = tmp_path / ("o.safetensors" if form == "safetensors" else "o")
+    run("convert", TF / case / doc["input"], "-o", out, "--to", form, "--include-optimizer", "-q")
+    if form == "safetensors":
+        raw = out.read_bytes()
+        meta = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])["__metadata__"]
+        assert json.loads(meta["keras64.keys"]) == keys
+    else:
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert [t["key"] for t in manifest["tensors"]] == keys
+    back = json.loads(run("inspect", out, "--json").stdout)["tensors"]
+    assert [t["key"] for t in back] == keys
+
+
+def test_no_keys_without_a_tensorflow_input(tmp_path):
+    out = tmp_path / "o.safetensors"
+    run("convert", TFK / "sequential" / "model.h5", "-o", out, "--to", "safetensors", "-q")
+    raw = out.read_bytes()
+    meta = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])["__metadata__"]
+    assert "keras64.keys" not in meta
+
+
+def test_checkpoint_state_file_paths(tmp_path):
+    """The `checkpoint` state file's model_checkpoint_path: relative to the folder (into a
+    subfolder too), absolute, and absolute from the writer's machine (not there: the prefix of
+    that name next to the state file is used, as for a copied training folder)."""
+    want = [(t["name"], t["key"]) for t in inspect("tf2_module")["tensors"]]
+
+    def listing(folder):
+        return [(t["name"], t["key"])
+                for t in json.loads(run("inspect", folder, "--json").stdout)["tensors"]]
+
+    d = tmp_path / "train"
+    (d / "sub").mkdir(parents=True)
+    for f in (TF / "tf2_module").iterdir():
+        if f.name.startswith("ckpt-1."):
+            (d / "sub" / f.name).write_bytes(f.read_bytes())
+    state = d / "checkpoint"
+    state.write_text('model_checkpoint_path: "sub/ckpt-1"\nall_model_checkpoint_paths: "sub/ckpt-1"\n')
+    assert listing(d) == want
+    state.write_text(f'model_checkpoint_path: "{d / "sub" / "ckpt-1"}"\n')
+    assert listing(d) == want
+    for f in (d / "sub").iterdir():
+        f.rename(d / f.name)
+    state.write_text('model_checkpoint_path: "/home/someone/run7/ckpt-1"\n'
+                     'all_model_checkpoint_paths: "/home/someone/run7/ckpt-1"\n')
+    assert listing(d) == want
+    state.write_text('model_checkpoint_path: "/home/someone/run7/ckpt-2"\n')  # not there at all
+    p = run("inspect", d, check=False)
+    assert p.returncode == 5 and "keras64: error: " in p.stderr
