@@ -363,9 +363,10 @@ std::vector<std::string> Bundle::read_strings(std::size_t i, std::uint64_t max_b
   } catch (const Error& err) {
     throw err.with_context(where(e));
   }
-  // n varint64 lengths, their masked CRC32C (over each length as u32 LE, u64 if it does not
-  // fit), then the bytes. The entry's CRC covers the lengths as hashed, the 4 CRC bytes and the
-  // strings (tensor_bundle.cc WriteStringTensor).
+  // n varint64 lengths, their masked CRC32C (over each length as a u32, u64 if it does not
+  // fit, in the bundle's byte order; the CRC itself stored in that order), then the bytes. The
+  // entry's CRC covers the lengths as hashed, the 4 CRC bytes as stored and the strings
+  // (tensor_bundle.cc WriteStringTensor, ReadStringTensor's need_to_swap_bytes).
   std::size_t pos = 0;
   std::vector<std::uint64_t> lengths;
   std::uint32_t len_crc = 0;
@@ -375,16 +376,19 @@ std::vector<std::string> Bundle::read_strings(std::size_t i, std::uint64_t max_b
     if (n > raw.size()) throw bad("string of " + std::to_string(n) + " bytes in a smaller entry");
     sum += n;
     if (n <= 0xffffffffu) {
-      const auto v = static_cast<std::uint32_t>(n);
+      auto v = static_cast<std::uint32_t>(n);
+      if (big_endian_) v = __builtin_bswap32(v);
       len_crc = crc32c_extend(len_crc, &v, 4);
     } else {
-      len_crc = crc32c_extend(len_crc, &n, 8);
+      const std::uint64_t v = big_endian_ ? __builtin_bswap64(n) : n;
+      len_crc = crc32c_extend(len_crc, &v, 8);
     }
     lengths.push_back(n);
   }
   if (raw.size() - pos < 4 || sum != raw.size() - pos - 4)
     throw bad("string lengths do not add up to the entry's size");
-  if (crc32c_unmask(le32(raw.data() + pos)) != len_crc)
+  const std::uint32_t stored = le32(raw.data() + pos);
+  if (crc32c_unmask(big_endian_ ? __builtin_bswap32(stored) : stored) != len_crc)
     throw bad("string lengths checksum mismatch (CRC32C)");
   std::uint32_t crc = crc32c_extend(len_crc, raw.data() + pos, 4);
   pos += 4;

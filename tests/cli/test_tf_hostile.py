@@ -115,3 +115,44 @@ def test_flip_in_last_chunk_of_a_multi_chunk_tensor(tmp_path, form):
     assert p.stderr == f"keras64: error: {d / 'ckpt'}:{key}: data checksum mismatch (CRC32C)\n"
     assert not out.exists()
     assert sorted(x.name for x in tmp_path.iterdir()) == ["case"]  # no temporary left either
+
+
+# The tf-keras goldens' TF files too (tests/data/interop/tfkeras/<model>/ckpt and savedmodel):
+# their bundle files, cut and flipped at fewer places (18 sets; saved_model.pb of the same kind
+# is covered above through the sm_* cases).
+TFK = DATA / "interop" / "tfkeras"
+TFK_SETS = [(m.name, kind) for m in sorted(TFK.iterdir()) if (m / "expected").is_dir()
+            for kind in ("ckpt", "savedmodel")] if TFK.exists() else []
+
+
+@pytest.mark.parametrize("model,kind", TFK_SETS)
+def test_tfkeras_bundles_damaged(tmp_path, model, kind):
+    src = TFK / model / kind
+    rng = random.Random(f"{model}/{kind}")
+    bundle = sorted(p for p in src.rglob("*") if p.suffix == ".index" or ".data-" in p.name)
+    assert bundle
+    out = tmp_path / "out.npz"
+    for f in bundle:
+        rel = f.relative_to(src)
+        raw = f.read_bytes()
+        n = len(raw)
+        cuts = [raw[:c] for c in sorted({0, n // 2, n - 1})]
+        flips = []
+        for pos in sorted({0, n - 1, *(rng.randrange(n) for _ in range(6))}):
+            b = bytearray(raw)
+            b[pos] ^= 1 << rng.randrange(8)
+            flips.append(bytes(b))
+        for damaged_bytes in cuts + flips:
+            d = tmp_path / "set"
+            if d.exists():
+                shutil.rmtree(d)
+            shutil.copytree(src, d)
+            (d / rel).write_bytes(damaged_bytes)
+            out.unlink(missing_ok=True)
+            p = subprocess.run([CLI, "convert", str(d), "-o", str(out), "--to", "npz",
+                                "--include-optimizer", "-q"], capture_output=True, text=True,
+                               timeout=60, stdin=subprocess.DEVNULL)
+            assert p.returncode == 4, f"{model}/{kind}/{rel}: exit {p.returncode} {p.stderr}"
+            lines = p.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("keras64: error: "), p.stderr
+            assert not out.exists()

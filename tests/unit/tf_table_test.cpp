@@ -142,6 +142,18 @@ TEST(TfBundle, PartitionedVariableAndTwoShards) {
   EXPECT_EQ(shards.size(), 2u);
 }
 
+TEST(TfBundle, BigEndianHeader) {
+  // tests/data/tf/make_big_endian.py's rewrite of tf1_saver; its values are checked bit for bit
+  // against TensorFlow's by the integration tests.
+  tf::Bundle b(kTf + "/tf1_saver_be/model.ckpt-7", "ckpt");
+  EXPECT_TRUE(b.big_endian());
+  EXPECT_EQ(b.num_shards(), 2u);
+  const tf::BundleEntry* e = b.find("vocab");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(b.read_strings(static_cast<std::size_t>(e - b.entries().data()), 1 << 20).size(),
+            element_count(e->shape));
+}
+
 TEST(TfBundle, SliceKeyEncoding) {
   // OrderedCode: 00 | name escaped + 00 01 | rank | per dim signed(start) signed(length).
   EXPECT_EQ(tf::encode_slice_key("a", {{0, -1}, {3, 2}}),
