@@ -18,6 +18,7 @@ little-endian case's, copied.
 """
 import shutil
 import struct
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -27,20 +28,9 @@ SIZES = {1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 9: 8, 10: 1, 14: 2, 17: 2, 19: 2, 2
 DT_STRING = 7
 MAGIC = struct.pack("<Q", 0xdb4775248b80fb57)
 
-# --- CRC32C (Castagnoli, reflected 0x82F63B78) and TF's mask -------------------------------------
-_T = []
-for n in range(256):
-    c = n
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    _T.append(c)
-
-
-def crc32c(data, crc=0):
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc = _T[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+# --- CRC32C: the test suite's own (tests/support/k64test.py), and TF's mask ---------------------
+sys.path.insert(0, str(HERE.parents[1] / "support"))
+from k64test import crc32c  # noqa: E402
 
 
 def mask(c):
@@ -172,26 +162,26 @@ def write_table(entries):
 
 # --- the rewrite ---------------------------------------------------------------------------------
 def string_lengths(raw, count, order):
-    """The varint lengths of a DT_STRING region, where they end, and their CRC32C with each
-    length hashed as a u32 (u64 above 2^32-1) in byte order `order` ("<" or ">")."""
-    p, crc = 0, 0
+    """Where the varint lengths of a DT_STRING region end, and the bytes their CRC32C covers:
+    each length as a u32 (u64 above 2^32-1) in byte order `order` ("<" or ">")."""
+    p, hashed = 0, b""
     for _ in range(count):
         n, p = get_varint(raw, p)
-        crc = crc32c(struct.pack(order + ("I" if n <= 0xFFFFFFFF else "Q"), n), crc)
-    return p, crc
+        hashed += struct.pack(order + ("I" if n <= 0xFFFFFFFF else "Q"), n)
+    return p, hashed
 
 
 def string_crc(raw, count, order):
     """The entry CRC32C of a DT_STRING region (lengths hashed in `order`, then the 4 stored
     length-checksum bytes, then the strings)."""
-    p, crc = string_lengths(raw, count, order)
-    return crc32c(raw[p:], crc)
+    p, hashed = string_lengths(raw, count, order)
+    return crc32c(hashed + raw[p:])
 
 
 def string_entry_be(raw, count):
     """A DT_STRING region rewritten as a big-endian writer hashes and stores its lengths."""
-    p, crc = string_lengths(raw, count, ">")
-    new = raw[:p] + struct.pack(">I", mask(crc)) + raw[p + 4:]
+    p, hashed = string_lengths(raw, count, ">")
+    new = raw[:p] + struct.pack(">I", mask(crc32c(hashed))) + raw[p + 4:]
     return new, string_crc(new, count, ">")
 
 
