@@ -61,20 +61,6 @@ hid_t check(hid_t status, const std::string& what, Errc code) {
   throw Error(code, detail.empty() ? what : what + ": " + detail);
 }
 
-bool has_signature(const std::string& path) {
-  static const unsigned char kSig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  bool found = false;
-  unsigned char buf[8];
-  for (long off = 0; off <= 8192 && !found; off = off ? off * 2 : 512) {
-    if (std::fseek(f, off, SEEK_SET) != 0 || std::fread(buf, 1, 8, f) != 8) break;
-    found = std::memcmp(buf, kSig, 8) == 0;
-  }
-  std::fclose(f);
-  return found;
-}
-
 Id open_file(const std::string& path) {
   silence();
   {

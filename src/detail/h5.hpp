@@ -51,10 +51,6 @@ std::string last_error();
 /// Throws Error{code} "<what>: <last_error()>" if `status` < 0; returns it otherwise.
 hid_t check(hid_t status, const std::string& what, Errc code = Errc::corrupt);
 
-/// True if the file starts with the HDF5 signature at 0, 512, 1024, ... (only the first 8 KiB
-/// are probed, as keras64 never writes user blocks).
-bool has_signature(const std::string& path);
-
 Id open_file(const std::string& path);  ///< read-only
 Id open_group(hid_t loc, const std::string& path);
 Id open_dataset(hid_t loc, const std::string& path);

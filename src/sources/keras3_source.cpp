@@ -25,8 +25,8 @@ namespace keras64::detail {
 namespace {
 
 // The parts of a `.keras` archive keras64 uses. Keras stores `model.weights.h5` uncompressed: it
-// is then read in place (WeightsTree::add_member, through HDF5's zip member driver). A deflated
-// member, which Keras never writes, is extracted to a temporary file.
+// is then read in place (WeightsTree::add_member: keras64's HDF5 reader over its byte range). A
+// deflated member, which Keras never writes, is extracted to a temporary file.
 struct KerasArchive {
   std::string label;  // the archive path as the user gave it
   std::string config_text;

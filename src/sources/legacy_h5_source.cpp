@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "detail/h5.hpp"
+#include "detail/hdf5/reader.hpp"
 #include "detail/json_util.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
@@ -37,16 +37,6 @@ std::string join(const std::string& a, const std::string& b) {
 
 class LegacyH5Source final : public Source {
  public:
-  // Runs f, adding "<file>:<where>" to any Error it throws.
-  template <class F>
-  auto guarded(const std::string& where, F&& f) -> decltype(f()) {
-    try {
-      return f();
-    } catch (const Error& e) {
-      throw e.with_context(label_ + ":" + where);
-    }
-  }
-
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string config_json() const override { return config_text_; }
@@ -65,23 +55,16 @@ class LegacyH5Source final : public Source {
     label_ = path.string();
     info_.file = label_;
     tree_.add_file(label_, label_);
-    const hid_t root = tree_.h5_file(0);
+    const hdf5::Object root = tree_.group(0, "");
     const bool full = tree_.has_group("model_weights") && !has_names(root, "layer_names");
     info_.kind = full ? "legacy-h5" : "legacy-weights-h5";
     base_ = full ? "model_weights" : "";
-    h5::Id weights_group;
-    hid_t wg = root;
-    if (full) {
-      weights_group =
-          guarded("/model_weights", [&] { return h5::open_group(root, "model_weights"); });
-      wg = weights_group.get();
-    }
+    const hdf5::Object wg = full ? tree_.group(0, "model_weights") : root;
 
-    info_.keras_version = string_attr(root, "", "keras_version");
-    if (info_.keras_version.empty() && full)
-      info_.keras_version = string_attr(wg, base_, "keras_version");
+    info_.keras_version = string_attr(root, "keras_version");
+    if (info_.keras_version.empty() && full) info_.keras_version = string_attr(wg, "keras_version");
     if (full) {
-      config_text_ = string_attr(root, "", "model_config");
+      config_text_ = string_attr(root, "model_config");
       if (!config_text_.empty())
         config_ = parse_json(config_text_, label_ + ":/: attribute model_config");
     } else if (!opts.model.empty()) {
@@ -92,7 +75,7 @@ class LegacyH5Source final : public Source {
 
     if (!has_names(wg, "layer_names"))
       throw Error(Errc::corrupt, label_ + ":/" + base_ + ": no layer_names attribute");
-    const std::vector<std::string> layers = names(wg, base_, "layer_names");
+    const std::vector<std::string> layers = names(wg, "layer_names");
     std::vector<const json*> layer_cfg(layers.size(), nullptr);
     if (!config_.is_null()) {
       const std::string where =
@@ -107,8 +90,7 @@ class LegacyH5Source final : public Source {
     const std::string top = join(base_, "top_level_model_weights");
     if (tree_.has_group(top) &&
         !std::count(layers.begin(), layers.end(), "top_level_model_weights") &&
-        has_names(guarded("/" + top, [&] { return h5::open_group(root, top); }).get(),
-                  "weight_names"))
+        has_names(tree_.group(0, top), "weight_names"))
       add_layer("top_level_model_weights", "", nullptr, Role::model);
     std::set<std::string> seen;
     for (std::size_t i = 0; i < layers.size(); ++i) {
@@ -118,7 +100,7 @@ class LegacyH5Source final : public Source {
       add_layer(layers[i], layers[i], layer_cfg[i], Role::model);
     }
     if (!model_label_.empty() && info_.order_exact) check_against_model(opts.model);
-    if (opts.include_optimizer && tree_.has_group("optimizer_weights")) add_optimizer(root);
+    if (opts.include_optimizer && tree_.has_group("optimizer_weights")) add_optimizer();
   }
 
  private:
@@ -150,23 +132,26 @@ class LegacyH5Source final : public Source {
 
   // Keras 2 splits attributes over 64512 bytes into name0, name1, ...
   // (save_attributes_to_hdf5_group).
-  static bool has_names(hid_t obj, const std::string& name) {
-    return h5::has_attr(obj, name) || h5::has_attr(obj, name + "0");
+  bool has_attr(const hdf5::Object& obj, const std::string& name) {
+    return tree_.reader(0).attribute(obj, name).has_value();
+  }
+  bool has_names(const hdf5::Object& obj, const std::string& name) {
+    return has_attr(obj, name) || has_attr(obj, name + "0");
   }
 
-  std::vector<std::string> names(hid_t obj, const std::string& path, const std::string& name) {
-    return guarded("/" + path, [&] {
-      if (h5::has_attr(obj, name)) return h5::read_string_array_attr(obj, name);
-      std::vector<std::string> out;
-      for (int chunk = 0; h5::has_attr(obj, name + std::to_string(chunk)); ++chunk)
-        for (auto& s : h5::read_string_array_attr(obj, name + std::to_string(chunk)))
-          out.push_back(std::move(s));
-      return out;
-    });
+  // The reader names the file and object in its errors.
+  std::vector<std::string> names(const hdf5::Object& obj, const std::string& name) {
+    hdf5::Reader& r = tree_.reader(0);
+    if (has_attr(obj, name)) return r.string_array_attr(obj, name);
+    std::vector<std::string> out;
+    for (int chunk = 0; has_attr(obj, name + std::to_string(chunk)); ++chunk)
+      for (auto& s : r.string_array_attr(obj, name + std::to_string(chunk)))
+        out.push_back(std::move(s));
+    return out;
   }
 
-  std::string string_attr(hid_t obj, const std::string& path, const std::string& name) {
-    return guarded("/" + path, [&] { return h5::read_string_attr(obj, name).value_or(""); });
+  std::string string_attr(const hdf5::Object& obj, const std::string& name) {
+    return tree_.reader(0).string_attr(obj, name).value_or("");
   }
 
   void load_architecture(const fs::path& model) {
@@ -178,15 +163,9 @@ class LegacyH5Source final : public Source {
         throw Error(Errc::invalid_argument, model_label_ + ": --model archive has no config.json");
       config_text_ = zip.read_all(*cfg);
       config_ = parse_json(config_text_, model_label_ + ":config.json");
-    } else if (h5::has_signature(model.string())) {
-      h5::Id f = [&] {
-        try {
-          return h5::open_file(model.string());
-        } catch (const Error& e) {
-          throw e.with_context(model_label_);
-        }
-      }();
-      auto text = h5::read_string_attr(f.get(), "model_config");
+    } else if (hdf5::has_signature(model.string())) {
+      hdf5::Reader f(model.string(), model_label_);
+      auto text = f.string_attr(f.root(), "model_config");
       if (!text)
         throw Error(Errc::invalid_argument,
                     model_label_ + ": --model HDF5 file has no model_config attribute");
@@ -204,11 +183,11 @@ class LegacyH5Source final : public Source {
     if (!tree_.has_group(gpath))
       throw Error(Errc::corrupt, label_ + ":/" + gpath + ": missing group for layer '" + group +
                                      "' (listed in layer_names)");
-    h5::Id g = guarded("/" + gpath, [&] { return h5::open_group(tree_.h5_file(0), gpath); });
-    if (!has_names(g.get(), "weight_names"))
+    const hdf5::Object g = tree_.group(0, gpath);
+    if (!has_names(g, "weight_names"))
       throw Error(Errc::corrupt,
                   label_ + ":/" + gpath + ": layer '" + group + "' has no weight_names attribute");
-    const std::vector<std::string> weights = names(g.get(), gpath, "weight_names");
+    const std::vector<std::string> weights = names(g, "weight_names");
     std::vector<std::string> paths;
     std::vector<const DatasetRef*> refs;
     std::set<std::string> seen;
@@ -246,12 +225,11 @@ class LegacyH5Source final : public Source {
     }
   }
 
-  void add_optimizer(hid_t root) {
-    h5::Id g =
-        guarded("/optimizer_weights", [&] { return h5::open_group(root, "optimizer_weights"); });
-    if (!has_names(g.get(), "weight_names"))
+  void add_optimizer() {
+    const hdf5::Object g = tree_.group(0, "optimizer_weights");
+    if (!has_names(g, "weight_names"))
       throw Error(Errc::corrupt, label_ + ":/optimizer_weights: no weight_names attribute");
-    for (const auto& w : names(g.get(), "optimizer_weights", "weight_names")) {
+    for (const auto& w : names(g, "weight_names")) {
       const std::string dpath = join("optimizer_weights", w);
       const DatasetRef* ref = tree_.dataset(dpath);
       if (!ref)

@@ -3,7 +3,6 @@
 // Each format contributes one probe and one factory to the table below; a probe sees a Sniff,
 // which holds what can be learnt cheaply and once: the first bytes, the zip member names, the
 // HDF5 root attributes and groups.
-#include <hdf5.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -12,7 +11,7 @@
 #include <set>
 
 #include "detail/file.hpp"
-#include "detail/h5.hpp"
+#include "detail/hdf5/reader.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
 #include "sources/numpy_files.hpp"
@@ -62,11 +61,6 @@ const std::vector<SourceFormat>& formats() {
   return table;
 }
 
-herr_t attr_cb(hid_t, const char* name, const H5A_info_t*, void* data) {
-  static_cast<std::set<std::string>*>(data)->insert(name);
-  return 0;
-}
-
 }  // namespace
 
 Sniff sniff(const fs::path& path) {
@@ -97,13 +91,13 @@ Sniff sniff(const fs::path& path) {
     s.is_zip = true;
     ZipReader zip(path);  // a damaged zip fails here, with the reason
     for (const auto& e : zip.entries()) s.zip_members.insert(e.name);
-  } else if (h5::has_signature(path.string())) {
+  } else if (hdf5::has_signature(path.string())) {
     s.is_hdf5 = true;
-    h5::Id file = h5::open_file(path.string());
-    hsize_t idx = 0;
-    H5Aiterate2(file.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, attr_cb, &s.h5_root_attrs);
-    for (const auto& c : h5::children(file.get()))
-      if (c.kind == h5::ObjKind::group) s.h5_root_groups.insert(c.name);
+    hdf5::Reader file(path.string(), path.string());
+    const hdf5::Object root = file.root();
+    for (const auto& a : file.attributes(root)) s.h5_root_attrs.insert(a.name);
+    for (const auto& link : file.links(root))
+      if (file.child(root, link).kind == hdf5::Kind::group) s.h5_root_groups.insert(link.name);
   }
   return s;
 }

@@ -1,6 +1,5 @@
 #include "sources/weights_tree.hpp"
 
-#include "detail/h5_member.hpp"
 #include "keras64/error.hpp"
 
 namespace keras64::detail {
@@ -18,59 +17,36 @@ std::string parent_of(const std::string& p) {
 }  // namespace
 
 void WeightsTree::add_file(const std::string& label, const std::string& disk_path) {
-  auto f = std::make_unique<OpenFile>();
-  f->label = label;
-  try {
-    f->h5 = h5::open_file(disk_path);
-    f->raw = File::open_read(disk_path);
-  } catch (const Error& e) {
-    throw e.with_context(label);
-  }
-  add_open(std::move(f));
+  add_open(std::make_unique<OpenFile>(OpenFile{label, hdf5::Reader(disk_path, label)}));
 }
 
 void WeightsTree::add_member(const std::string& label, const std::string& archive,
                              std::uint64_t offset, std::uint64_t size) {
-  auto f = std::make_unique<OpenFile>();
-  f->label = label;
-  f->base = offset;
-  f->limit = size;
-  try {
-    f->h5 = h5::open_member(archive, offset, size);
-    f->raw = File::open_read(archive);
-  } catch (const Error& e) {
-    throw e.with_context(label);
-  }
-  add_open(std::move(f));
+  add_open(std::make_unique<OpenFile>(OpenFile{label, hdf5::Reader(archive, offset, size, label)}));
 }
 
 void WeightsTree::add_open(std::unique_ptr<OpenFile> f) {
   files_.push_back(std::move(f));
   groups_.insert("");
-  scan(files_.size() - 1, files_.back()->h5.get(), "", 0);
+  scan(files_.size() - 1, files_.back()->h5.root(), "");
 }
 
-void WeightsTree::scan(std::size_t file, hid_t group, const std::string& prefix, int depth) {
-  // Keras nests a few levels per layer; 64 is far beyond any real model and stops cycles made of
-  // hard links in hostile files.
-  if (depth > 64)
-    throw Error(Errc::corrupt, files_[file]->label + ":/" + prefix + ": groups nested too deeply");
-  for (const auto& c : h5::children(group)) {
-    const std::string path = join(prefix, c.name);
-    if (c.kind == h5::ObjKind::group) {
+void WeightsTree::scan(std::size_t file, const hdf5::Object& group, const std::string& prefix) {
+  // Nesting is bounded by the reader (64 levels, no cycles).
+  hdf5::Reader& r = files_[file]->h5;
+  for (const auto& link : r.links(group)) {
+    const std::string path = join(prefix, link.name);
+    const hdf5::Object child = r.child(group, link);
+    if (child.kind == hdf5::Kind::group) {
       groups_.insert(path);
-      h5::Id g = h5::open_group(group, c.name);
-      scan(file, g.get(), path, depth + 1);
-    } else if (c.kind == h5::ObjKind::dataset) {
+      scan(file, child, path);
+    } else if (child.kind == hdf5::Kind::dataset) {
       DatasetRef ref;
       ref.file = file;
       ref.path = path;
-      try {
-        h5::Id d = h5::open_dataset(group, c.name);
-        ref.info = h5::dataset_info(d.get());
-      } catch (const Error& e) {
-        throw e.with_context(files_[file]->label + ":/" + path);
-      }
+      ref.dataset = r.dataset(child);
+      ref.object = child;
+      ref.info = ref.dataset.info;
       auto [it, inserted] = datasets_.emplace(path, std::move(ref));
       if (!inserted)
         throw Error(Errc::corrupt, files_[file]->label + ":/" + path +
@@ -78,6 +54,14 @@ void WeightsTree::scan(std::size_t file, hid_t group, const std::string& prefix,
                                        files_[it->second.file]->label);
     }
   }
+}
+
+hdf5::Object WeightsTree::group(std::size_t file, const std::string& path) {
+  hdf5::Reader& r = files_[file]->h5;
+  auto obj = r.find(path);
+  if (!obj || obj->kind != hdf5::Kind::group)
+    throw Error(Errc::corrupt, files_[file]->label + ":/" + path + ": not a group");
+  return *obj;
 }
 
 const DatasetRef* WeightsTree::dataset(const std::string& path) const {
@@ -111,14 +95,15 @@ std::vector<std::vector<TensorChecksum>> WeightsTree::checksums(
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const DatasetRef& r = *refs[i];
     const std::string where = files_[r.file]->label + ":/" + r.path;
-    try {
-      h5::Id d = h5::open_dataset(files_[r.file]->h5.get(), r.path);
-      if (auto v = h5::read_u32_attr(d.get(), "keras64.crc32c"))
-        out[i].push_back({"crc32c", *v, where});
-      if (h5::has_fletcher32(d.get())) out[i].push_back({"fletcher32", 0, where});
-    } catch (const Error& e) {
-      throw e.with_context(where);
+    if (auto a = files_[r.file]->h5.attribute(r.object, "keras64.crc32c")) {
+      if (a->type.cls != hdf5::Datatype::integer || a->type.size != 4 || a->type.is_signed ||
+          a->space.elements != 1)
+        throw Error(Errc::corrupt, where + ": attribute keras64.crc32c is not one uint32");
+      const auto v = files_[r.file]->h5.numbers(r.object, *a);
+      out[i].push_back({"crc32c", static_cast<std::uint32_t>(v.at(0)), where});
     }
+    for (const auto& f : r.dataset.filters)
+      if (f.id == 3) out[i].push_back({"fletcher32", 0, where});
     any = any || !out[i].empty();
   }
   if (!any) out.clear();
@@ -126,26 +111,8 @@ std::vector<std::vector<TensorChecksum>> WeightsTree::checksums(
 }
 
 void WeightsTree::read(const DatasetRef& ref, std::uint64_t first, std::uint64_t count, void* dst) {
-  const std::size_t size = info(ref.info.dtype).size;
-  try {
-    if (ref.info.raw_offset) {
-      const OpenFile& f = *files_[ref.file];
-      const std::uint64_t end = *ref.info.raw_offset + (first + count) * size;
-      if (end > f.limit || end < *ref.info.raw_offset)
-        throw Error(Errc::corrupt, "truncated: data ends at " + std::to_string(end) +
-                                       ", beyond the member's " + std::to_string(f.limit) +
-                                       " bytes");
-      f.raw.pread_all(dst, count * size, f.base + *ref.info.raw_offset + first * size);
-      return;
-    }
-    if (open_ref_ != &ref) {
-      open_dset_ = h5::open_dataset(files_[ref.file]->h5.get(), ref.path);
-      open_ref_ = &ref;
-    }
-    h5::read_elements(open_dset_.get(), ref.info, first, count, dst);
-  } catch (const Error& e) {
-    throw e.with_context(files_[ref.file]->label + ":/" + ref.path);
-  }
+  // Contiguous data: the reader checked at open that [offset, offset + size) lies in the file.
+  files_[ref.file]->h5.read(ref.dataset, first, count, dst);
 }
 
 }  // namespace keras64::detail

@@ -4,17 +4,19 @@
 // Keras shards split a layout over several files, even one vars group over two; the tree is
 // their union, keyed by the dataset's path inside the layout ("layers/dense/vars/0"), so the
 // layout walk and the reader never need to know which file a dataset sits in.
+//
+// Files are read with keras64's own HDF5 reader (detail/hdf5/reader.hpp), never libhdf5.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "detail/file.hpp"
-#include "detail/h5.hpp"
+#include "detail/hdf5/reader.hpp"
 #include "keras64/source.hpp"
 
 namespace keras64::detail {
@@ -22,7 +24,9 @@ namespace keras64::detail {
 struct DatasetRef {
   std::size_t file = 0;  ///< index into the tree's files
   std::string path;      ///< path inside the layout, no leading '/'
-  h5::DatasetInfo info;
+  hdf5::DatasetInfo info;
+  hdf5::Dataset dataset;  ///< what the reader needs to read it
+  hdf5::Object object;    ///< its object header (attributes)
 };
 
 class WeightsTree {
@@ -32,7 +36,7 @@ class WeightsTree {
   /// two files is Error{corrupt}.
   void add_file(const std::string& label, const std::string& disk_path);
   /// Adds an HDF5 file stored as bytes [offset, offset + size) of `archive` (a stored zip member),
-  /// read in place through h5::open_member: no temporary copy.
+  /// read in place: no temporary copy.
   void add_member(const std::string& label, const std::string& archive, std::uint64_t offset,
                   std::uint64_t size);
 
@@ -45,7 +49,10 @@ class WeightsTree {
 
   const std::string& label(std::size_t file) const { return files_[file]->label; }
   std::size_t file_count() const { return files_.size(); }
-  hid_t h5_file(std::size_t file) const { return files_[file]->h5.get(); }
+  /// The reader of one file, for its attributes.
+  hdf5::Reader& reader(std::size_t file) { return files_[file]->h5; }
+  /// The group at `path` ("" is the root) of one file; Error{corrupt} naming it if it is not one.
+  hdf5::Object group(std::size_t file, const std::string& path);
 
   /// Source::tensor_checksums() for the datasets `refs`: keras64's "keras64.crc32c" attribute
   /// and the fletcher32 filter, where present (empty when no dataset has either).
@@ -53,27 +60,21 @@ class WeightsTree {
       const std::vector<const DatasetRef*>& refs) const;
 
   /// Reads elements [first, first + count) of `ref` as little-endian bytes of its dtype. Contiguous
-  /// unfiltered little-endian datasets are read with pread at their file offset (HDF5 is slower
-  /// for that); everything else goes through H5Dread.
+  /// unfiltered little-endian datasets are read with pread at their file offset; everything else
+  /// is decoded by the reader (chunked, compressed, compact, big-endian).
   void read(const DatasetRef& ref, std::uint64_t first, std::uint64_t count, void* dst);
 
  private:
   struct OpenFile {
     std::string label;
-    h5::Id h5;
-    File raw;
-    std::uint64_t base = 0;            // where HDF5 address 0 is in `raw`
-    std::uint64_t limit = UINT64_MAX;  // HDF5 addresses end here (the member's size)
+    hdf5::Reader h5;
   };
   void add_open(std::unique_ptr<OpenFile> f);
-  void scan(std::size_t file, hid_t group, const std::string& prefix, int depth);
+  void scan(std::size_t file, const hdf5::Object& group, const std::string& prefix);
 
   std::vector<std::unique_ptr<OpenFile>> files_;
   std::set<std::string> groups_;
   std::map<std::string, DatasetRef> datasets_;
-  // The dataset read last stays open: converters read one tensor chunk after chunk.
-  const DatasetRef* open_ref_ = nullptr;
-  h5::Id open_dset_;
 };
 
 }  // namespace keras64::detail

@@ -1,6 +1,7 @@
 #include "detail/hdf5/reader.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "detail/hdf5/byte_source.hpp"
@@ -39,6 +40,20 @@ DType integer_dtype(std::uint32_t size, bool is_signed) {
 }
 
 }  // namespace
+
+bool has_signature(const std::string& path) {
+  static const std::uint8_t kSig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  bool found = false;
+  std::uint8_t buf[8];
+  for (long off = 0; off <= 8192 && !found; off = off ? off * 2 : 512) {
+    if (std::fseek(f, off, SEEK_SET) != 0 || std::fread(buf, 1, 8, f) != 8) break;
+    found = std::memcmp(buf, kSig, 8) == 0;
+  }
+  std::fclose(f);
+  return found;
+}
 
 struct Reader::State {
   ByteSource src;

@@ -24,6 +24,11 @@
 
 namespace keras64::detail::hdf5 {
 
+/// True if the file starts with the HDF5 signature at 0 or where a user block would put it
+/// (512, 1024, ... up to 8 KiB): how inputs are recognised as HDF5 (a user block is then refused
+/// by the Reader with a clear message).
+bool has_signature(const std::string& path);
+
 enum class Kind { group, dataset, other };
 
 /// One object of the file, reached through links from the root (its path names it in errors).
