@@ -25,10 +25,15 @@ h5::Id plist(hid_t cls) {
   return h5::Id(h5::check(H5Pcreate(cls), "H5Pcreate", Errc::internal));
 }
 
-// Link names as h5py creates them: UTF-8.
-h5::Id link_plist() {
+// Link names as h5py creates them: ASCII when the name is ASCII, else UTF-8. (A UTF-8 link makes
+// libhdf5 turn an old-style group into a new-style one, and the root's cached symbol table in the
+// superblock then goes stale: Keras files keep old-style groups, and so do keras64's outputs.)
+h5::Id link_plist(const std::string& name) {
   h5::Id p = plist(H5P_LINK_CREATE);
-  h5::check(H5Pset_char_encoding(p.get(), H5T_CSET_UTF8), "H5Pset_char_encoding", Errc::internal);
+  const bool ascii = std::all_of(name.begin(), name.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  h5::check(H5Pset_char_encoding(p.get(), ascii ? H5T_CSET_ASCII : H5T_CSET_UTF8),
+            "H5Pset_char_encoding", Errc::internal);
   return p;
 }
 
@@ -266,8 +271,8 @@ void H5StructureWriter::copy_tree(hid_t in, hid_t out, const std::string& path, 
   } catch (...) {
     fail(path.empty() ? "/" : path);
   }
-  const h5::Id lcpl = link_plist();
   for (const auto& c : kids) {
+    const h5::Id lcpl = link_plist(c.name);
     const std::string p = path + "/" + c.name;
     const auto planned = planned_.find(p);
     try {
@@ -348,7 +353,7 @@ void H5StructureWriter::create_planned(hid_t in_dset, hid_t out_parent, const st
     h5::check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options_.level)),
               "cannot set the deflate filter", Errc::internal);
   }
-  const h5::Id lcpl = link_plist();
+  const h5::Id lcpl = link_plist(name);
   h5::Id out(h5::check(H5Dcreate2(out_parent, name.c_str(), type.get(), space.get(), lcpl.get(),
                                   dcpl.get(), H5P_DEFAULT),
                        "cannot create dataset", Errc::io));
@@ -383,7 +388,7 @@ bool H5StructureWriter::copy_widened(hid_t in_dset, hid_t out_parent, const std:
   h5::Id space = dataspace(di.shape);
   h5::Id dcpl = plist(H5P_DATASET_CREATE);
   H5Pset_obj_track_times(dcpl.get(), false);
-  const h5::Id lcpl = link_plist();
+  const h5::Id lcpl = link_plist(name);
   h5::Id out(h5::check(H5Dcreate2(out_parent, name.c_str(), type.get(), space.get(), lcpl.get(),
                                   dcpl.get(), H5P_DEFAULT),
                        "cannot create dataset", Errc::io));
