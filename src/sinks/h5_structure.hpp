@@ -1,13 +1,14 @@
 // Structure-preserving HDF5 output, shared by --to weights.h5, keras and legacy-h5.
 //
 // The writer copies the tree of the origin's native HDF5 file(s) (Source::native_files(); the
-// shards of a sharded save are merged) into a new file: every group with its attributes, every
-// dataset that is not in the plan unchanged (H5Ocopy: type, layout, filters, attributes) or, for
-// floats with Options::widen_unplanned, as float64, and,
-// for every planned tensor, a new full-size dataset at the same path in PlannedTensor::dtype with
-// the original's attributes. Planned tensors are matched to datasets by TensorInfo::dataset.
-// The data then arrive tensor by tensor and are written by flat element range (hyperslab), so
-// nothing is held in memory.
+// shards of a sharded save are merged) into a new file through H5TreeCopy (h5_tree_copy.hpp):
+// the input is read by keras64's own reader, libhdf5 only writes. Every group with its
+// attributes, every dataset that is not in the plan unchanged or, for floats with
+// Options::widen_unplanned, as float64, and, for every planned tensor, a new full-size dataset
+// at the same path in PlannedTensor::dtype with the original's attributes. Planned tensors are
+// matched to datasets by TensorInfo::dataset.
+// The data then arrive tensor by tensor and are written, never held in memory, by one of three
+// writers over the one HDF5 file: H5RawWriter, H5ChunkWriter or H5HyperslabWriter (below).
 //
 // dtypes on disk are what h5py writes for numpy: IEEE little-endian floats, little-endian
 // integers, bool as an int8 enum {FALSE, TRUE}, bfloat16 as a 2-byte OPAQUE type plus the
@@ -19,26 +20,26 @@
 // Without compression (on a little-endian host) the planned datasets are contiguous with their
 // space allocated at creation and no fill values written. When the first tensor arrives the
 // structure is complete: the writer records every planned dataset's file offset, closes the HDF5
-// file and writes the tensors' bytes itself, at those offsets, through a BufferedWriter - the
-// same bounded page-cache window as every other sink. HDF5's own writes (H5Dwrite through the
-// sec2 driver) leave the whole output dirty in the page cache and made a 1 GB conversion swing
-// between 1.0 and 3.6 s on the reference VM (issue #6); this path is what makes the .weights.h5
-// output as steady as safetensors.
+// file and writes the tensors' bytes itself (H5RawWriter), at those offsets, through a
+// BufferedWriter - the same bounded page-cache window as every other sink. HDF5's own writes
+// (H5Dwrite through the sec2 driver) leave the whole output dirty in the page cache and made a 1 GB
+// conversion swing between 1.0 and 3.6 s on the reference VM (issue #6); this path is what makes
+// the .weights.h5 output as steady as safetensors.
 //
 // With compression, chunks are shaped [1, ..., 1, c, d_j+1, ..., d_n-1] (at most 1 MiB), so
 // each chunk is one flat range of the tensor: it is cut from the stream, shuffled and deflated
 // to a zlib stream on worker threads (ChunkDeflater, ISA-L for levels 1-3, zlib for 4-9) and
-// stored with H5Dwrite_chunk - what HDF5's own filters would store, on every core. Only the
-// small contiguous datasets go through H5Dwrite.
+// stored with H5Dwrite_chunk (H5ChunkWriter) - what HDF5's own filters would store, on every
+// core. Only the small contiguous datasets go through H5Dwrite (H5HyperslabWriter).
 //
 // Float datasets that are not in the plan (Options::widen_unplanned: optimizer state when
 // --include-optimizer does not list it, metric state) are widened to float64 while the structure
 // is copied: read, widened and written through HDF5 in bounded pieces, contiguous, unfiltered.
+// File types, attributes and property lists come from h5_write.hpp.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -47,10 +48,12 @@
 #include <vector>
 
 #include "detail/buffered_writer.hpp"
-#include "detail/deflater.hpp"
-#include "detail/file.hpp"
 #include "detail/h5.hpp"
+#include "detail/hdf5/reader.hpp"
 #include "keras64/sink.hpp"
+#include "sinks/h5_chunk_writer.hpp"
+#include "sinks/h5_hyperslab_writer.hpp"
+#include "sinks/h5_raw_writer.hpp"
 
 namespace keras64::detail {
 
@@ -98,7 +101,7 @@ class H5StructureWriter {
   void close();
 
   /// True when keras64 writes the data itself (no compression; see the file comment).
-  bool raw() const { return raw_; }
+  bool raw() const { return raw_mode_; }
   /// Raw mode: completes the structure (no set_root_string_attr after) and returns the size of
   /// the finished file. Error{internal} in the other mode.
   std::uint64_t file_size();
@@ -111,87 +114,37 @@ class H5StructureWriter {
   std::uint32_t crc() const;
 
  private:
-  struct Target {
-    std::string path;  // of the dataset, with leading '/'
-    std::size_t index;
-  };
-  void copy_tree(hid_t in, hid_t out, const std::string& path, int depth);
-  void create_planned(hid_t in_dset, hid_t out_parent, const std::string& name,
-                      const std::string& path, std::size_t index);
-  // Options::widen_unplanned: a float64 copy of `in_dset`, or false when it is no float to widen.
-  bool copy_widened(hid_t in_dset, hid_t out_parent, const std::string& name);
   [[noreturn]] void fail(const std::string& where) const;
-  void seal();  // raw mode: learn the data offsets and close the HDF5 file
-  void append_chunked(const unsigned char* p, std::size_t n);
-  void write_chunk(std::uint64_t tag, const void* z, std::size_t n);  // ChunkDeflater output
+  void create_planned(hdf5::Reader& r, const hdf5::Object& in, hid_t out_parent,
+                      const std::string& name, std::size_t index);
+  void seal();        // raw mode: learn the data offsets and close the HDF5 file
   void close_hdf5();  // H5Fclose, reporting a failure to write the last metadata
   void write_crc_attr(hid_t file, std::size_t index);
   void write_crc_attrs_raw();  // raw mode, after the data: reopen, write, close (and re-embed)
-  void copy_skeleton();        // embedded: every byte but the tensors' data into target_
 
   std::filesystem::path temp_;
-
   std::string shown_;
   Options options_;
   const Plan* plan_ = nullptr;
   std::map<std::string, std::size_t> planned_;  // dataset path -> plan index
   std::vector<bool> created_;
   h5::Id file_;
-  // The tensor being written.
-  h5::Id dset_;
-  h5::Id mtype_;
-  std::size_t current_ = 0;
-  std::uint64_t done_ = 0;  // elements written
-  std::string carry_;       // bytes of a partial element
-  // Raw mode (see the file comment).
-  bool raw_ = false;
+  bool raw_mode_ = false;       // keras64 writes the uncompressed data itself (file comment)
+  bool direct_chunks_ = false;  // keras64 cuts and deflates the chunks itself
   bool sealed_ = false;
   bool closed_ = false;
-  std::vector<std::uint64_t> offsets_;  // plan index -> file offset of the data
-  std::uint64_t size_ = 0;              // of the finished file
-  BufferedWriter* target_ = nullptr;    // where the data go: own_writer_ or embed()'s
-  std::uint64_t base_ = 0;              // file offset of byte 0 of the HDF5 file in target_
-  std::string target_path_;             // the path errors from target_ name
-  File out_;
-  std::optional<BufferedWriter> own_writer_;
-  std::uint64_t raw_done_ = 0;  // bytes of the current tensor written
-  // Embedded: CRC-32 of every written range, combined in file order by crc().
-  struct Segment {
-    std::uint64_t offset, size;
-    std::uint32_t crc;
-  };
-  bool embedded_ = false;
-  std::vector<Segment> segments_;           // the tensors' data
-  std::vector<Segment> skeleton_segments_;  // the rest (copy_skeleton)
-  std::vector<std::uint32_t> crc32c_;       // per plan index (record_crc32c)
-  std::uint32_t tensor_crc_ = 0;
-  // Compressed (see the file comment).
-  struct Chunking {
-    std::size_t axis = 0;        // j: chunk dims are 1 before it, all of the dim after it
-    std::uint64_t step = 0;      // chunk length along axis j; 0: not chunked
-    std::uint64_t trailing = 0;  // elements per step along axis j
-  };
-  struct PendingChunk {
-    std::size_t index;            // plan index
-    std::vector<hsize_t> offset;  // of the chunk in the dataset
-  };
-  bool direct_chunks_ = false;
-  std::vector<Chunking> chunked_;  // per plan index
-  std::optional<ChunkDeflater> chunks_;
-  std::deque<PendingChunk> pending_chunks_;  // submitted, not yet written, in order
-  std::uint64_t next_tag_ = 0;
-  std::uint64_t chunk_at_ = 0;  // elements of the current tensor in submitted chunks
-  std::size_t chunk_used_ = 0;  // bytes in the chunk being filled
-  h5::Id chunk_dset_;           // the dataset chunks are being written to
-  std::size_t chunk_dset_index_ = 0;
+  std::vector<std::uint32_t> crc32c_;  // per plan index (record_crc32c)
+  std::vector<Chunking> chunked_;      // per plan index; step 0: not cut by chunks_
+  std::size_t current_ = 0;            // the tensor being written
+  // The three ways the data are written (file comment), over one HDF5 file.
+  std::optional<H5RawWriter> raw_;       // raw mode, once sealed
+  std::optional<H5ChunkWriter> chunks_;  // compressed, chunked datasets
+  H5HyperslabWriter slab_;               // everything else
 };
 
 /// The writer options for an HDF5 output (weights.h5, keras, legacy-h5) from the sink's:
 /// compression, its threads, and SinkOptions::level (-1 gives 1, ISA-L's fast deflate; else
 /// 0-9, or Error{invalid_argument} naming `format`). Defined in h5_file_sink.cpp.
 H5StructureWriter::Options hdf5_writer_options(const SinkOptions& options, std::string_view format);
-
-/// The HDF5 file type h5py uses for `t` (see the file comment); the caller owns it.
-h5::Id h5_file_type(DType t);
 
 }  // namespace keras64::detail
