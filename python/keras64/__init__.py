@@ -132,7 +132,9 @@ def formats() -> List[str]:
 def inspect(path: PathLike, model: Optional[PathLike] = None,
             include_optimizer: bool = False) -> Tensors:
     """Lists the tensors of any input keras64 reads, in ``get_weights()`` order, without reading
-    their data. ``model`` is a ``.keras`` file giving a bare weights file its architecture.
+    their data. ``model`` is a ``.keras`` file giving a bare weights file its architecture, or
+    for a tf-keras ``save_weights`` TensorFlow checkpoint a legacy ``.h5``, SavedModel or
+    tf-keras ``.keras`` of the same model giving its ``get_weights()`` order.
     The result's ``.source`` says what the file is."""
     source, tensors = _keras64.inspect(_path(path), _path(model), bool(include_optimizer))
     return _tensors(tensors, source)

@@ -77,12 +77,20 @@ class H5FileSink final : public OrderedSink {
                           "a Keras 3 input (.keras, .weights.h5, sharded .weights.json) or a "
                           "tf.keras .keras; use --to legacy-h5 for a legacy .h5");
     else
-      require_source_kind(
-          plan(), {"legacy"}, "legacy-h5",
-          "a legacy .h5 input; use --to weights.h5 or --to keras for Keras 3 files");
+      require_source_kind(plan(), {"legacy", "tf-savedmodel"}, "legacy-h5",
+                          "a legacy .h5 input or a tf-keras SavedModel; use --to weights.h5 or "
+                          "--to keras for Keras 3 files");
+    if (plan().source.kind == "tf-savedmodel" && plan().origin &&
+        plan().origin->native_files().empty())
+      throw Error(Errc::unsupported,
+                  plan().source.file +
+                      ": --to legacy-h5 needs a tf-keras SavedModel whose keras_metadata.pb "
+                      "gives the model config and whose layers list their variables (a model "
+                      "saved with save_traces=False does not)");
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
     std::string config;
-    if (flavor_ == Flavor::legacy && plan().source.kind == "legacy-h5")
+    if (flavor_ == Flavor::legacy &&
+        (plan().source.kind == "legacy-h5" || plan().source.kind == "tf-savedmodel"))
       config = plan().origin->config_json();
     try {
       writer_.emplace(pending_->temp(), target_.string(), plan(), writer_options_);

@@ -28,11 +28,13 @@
 #include <set>
 
 #include "detail/file.hpp"
+#include "detail/temp_file.hpp"
 #include "detail/tf_bundle.hpp"
 #include "keras64/error.hpp"
 #include "sources/sniff.hpp"
 #include "sources/source_util.hpp"
 #include "sources/sources.hpp"
+#include "sources/tf_keras_skeleton.hpp"
 #include "sources/tf_model_order.hpp"
 #include "sources/tf_object_graph.hpp"
 
@@ -294,6 +296,20 @@ class TfCheckpointSource final : public Source {
       tensors_.push_back(std::move(t));
       entry_of_.push_back(candidates[k]);
     }
+    if (sm && sm->root_variables && graph) plan_skeleton(path, *sm, *graph, full_names);
+  }
+
+  // A tf-keras SavedModel gives the structure of a legacy .h5 (--to legacy-h5, issue #15.3): an
+  // HDF5 skeleton written on demand from keras_metadata.pb (tf_keras_skeleton.hpp).
+  std::string config_json() const override { return keras_ ? keras_->model_config : ""; }
+  std::vector<NativeFile> native_files() const override {
+    if (!keras_) return {};
+    if (!skeleton_) {
+      auto t = std::make_unique<TempFile>("skeleton");
+      tf::write_legacy_skeleton(t->path(), *keras_, skeleton_weights_);
+      skeleton_ = std::move(t);
+    }
+    return {{skeleton_->path(), info_.file + ":keras_metadata.pb", "keras_metadata.pb"}};
   }
 
   const SourceInfo& info() const override { return info_; }
@@ -324,6 +340,39 @@ class TfCheckpointSource final : public Source {
   }
 
  private:
+  // Each model tensor's place in a legacy .h5 of the model: its top-level layer and legacy
+  // weight name (the variable's TF name + ":0"), as TensorInfo::layer and ::dataset. Only when
+  // every model tensor has exactly one place; otherwise there is no skeleton.
+  void plan_skeleton(const fs::path& dir, const tf::SavedModelInfo& sm, const tf::ObjectGraph& g,
+                     const std::map<std::string, std::string>& full_names) {
+    auto meta = tf::read_keras_metadata(dir, sm, info_.file);
+    if (!meta) return;
+    std::map<std::string, std::size_t> by_key;
+    for (std::size_t i = 0; i < tensors_.size(); ++i)
+      if (tensors_[i].role == Role::model) by_key[tensors_[i].key] = i;
+    std::vector<bool> done(tensors_.size(), false);
+    std::vector<tf::SkeletonWeight> weights;  // layer by layer, each in layer.weights order
+    std::vector<std::size_t> index;
+    for (const auto& l : meta->layers)
+      for (int v : l.variables) {
+        const std::string k = g.variable_key(v);
+        auto it = by_key.find(k);
+        auto fn = full_names.find(k);
+        if (it == by_key.end() || fn == full_names.end() || done[it->second]) return;
+        done[it->second] = true;
+        const TensorInfo& t = tensors_[it->second];
+        weights.push_back({l.name, fn->second + ":0", t.shape, t.dtype});
+        index.push_back(it->second);
+      }
+    if (weights.size() != by_key.size()) return;
+    for (std::size_t w = 0; w < weights.size(); ++w) {
+      tensors_[index[w]].layer = weights[w].layer;
+      tensors_[index[w]].dataset = "/model_weights/" + weights[w].layer + "/" + weights[w].name;
+    }
+    skeleton_weights_ = std::move(weights);
+    keras_ = std::move(meta);
+  }
+
   // Elements [first, first + count) of a partitioned tensor, from the slices that hold them.
   // A run is as long as the slice and the tensor are both contiguous: along the innermost axis
   // the slice does not cover whole, and every axis inside it.
@@ -375,6 +424,9 @@ class TfCheckpointSource final : public Source {
   }
 
   tf::Bundle bundle_;
+  std::optional<tf::KerasModelMetadata> keras_;  // a tf-keras SavedModel's, when it has a skeleton
+  std::vector<tf::SkeletonWeight> skeleton_weights_;
+  mutable std::unique_ptr<TempFile> skeleton_;
   SourceInfo info_;
   std::vector<TensorInfo> tensors_;
   std::vector<std::size_t> entry_of_;

@@ -90,6 +90,13 @@ int ObjectGraph::root_child(const std::string& name) const {
   return -1;
 }
 
+std::optional<std::vector<int>> SavedModelInfo::variables_of(int id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= children.size()) return std::nullopt;
+  for (const auto& [name, list] : children[static_cast<std::size_t>(id)])
+    if (name == "variables") return list_items(children[static_cast<std::size_t>(list)]);
+  return std::nullopt;
+}
+
 SavedModelInfo read_saved_model(const std::filesystem::path& dir, const std::string& label) {
   std::string bytes;
   try {
@@ -113,6 +120,15 @@ SavedModelInfo parse_saved_model(const std::string& bytes, const std::string& wh
   const auto& nodes = mg.object_graph_def().nodes();
   const auto& root = nodes[0];
   if (root.has_user_object()) info.root_identifier = root.user_object().identifier();
+  for (const auto& n : nodes) {
+    auto& ch = info.children.emplace_back();
+    for (const auto& c : n.children()) {
+      if (c.node_id() < 0 || c.node_id() >= nodes.size())
+        throw Error(Errc::corrupt, where + ": a child is node " + std::to_string(c.node_id()) +
+                                       " of " + std::to_string(nodes.size()));
+      ch.emplace_back(c.local_name(), c.node_id());
+    }
+  }
   for (const auto& c : root.children()) {
     if (c.local_name() != "variables") continue;
     if (c.node_id() < 0 || c.node_id() >= nodes.size())

@@ -45,6 +45,11 @@ struct SavedModelInfo {
   /// The root object's `variables` list (Keras: model.variables, get_weights() order) as node
   /// ids, or nullopt if the root has none.
   std::optional<std::vector<int>> root_variables;
+  /// Every SavedObjectGraph node's children (local name, node id), ids checked.
+  std::vector<std::vector<std::pair<std::string, int>>> children;
+
+  /// The `variables` list of node `id` (a Keras layer's layer.weights), or nullopt.
+  std::optional<std::vector<int>> variables_of(int id) const;
 };
 
 /// Decodes a serialized SavedModel; Error{corrupt} prefixed with `where` if it is malformed.

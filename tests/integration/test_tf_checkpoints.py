@@ -320,3 +320,60 @@ def test_checkpoint_state_file_paths(tmp_path):
     state.write_text('model_checkpoint_path: "/home/someone/run7/ckpt-2"\n')  # not there at all
     p = run("inspect", d, check=False)
     assert p.returncode == 5 and "keras64: error: " in p.stderr
+
+
+# --- out of a tf-keras SavedModel into a legacy .h5 (issue #15.3) --------------------------------
+
+@pytest.mark.parametrize("model", [m for m in TFK_MODELS if m != "rnn"])
+def test_savedmodel_to_legacy_h5(tmp_path, model):
+    """The structure tf-keras's own model.h5 of the same model has (layer_names, each layer's
+    weight_names), its config with float64 policies, and the weights widened bit for bit in
+    get_weights() order (tf-keras and Keras 3 load it: tests/interop/test_tfkeras_savedmodel_h5)."""
+    import h5py
+    m = json.loads((TFK / model / "expected" / "manifest.json").read_text())
+    out = tmp_path / "m64.h5"
+    run("convert", TFK / model / "savedmodel", "-o", out, "--to", "legacy-h5", "-q")
+
+    def layout(path):
+        with h5py.File(path, "r") as f:
+            g = f["model_weights"]
+            return [(n, [w.decode() if isinstance(w, bytes) else w for w in g[n].attrs["weight_names"]])
+                    for n in g.attrs["layer_names"]]
+
+    assert layout(out) == layout(TFK / model / "model.h5")
+    with h5py.File(out, "r") as f:
+        config = json.loads(f.attrs["model_config"])
+        assert f.attrs["keras_version"] == "2.21.0" and f.attrs["backend"] == "tensorflow"
+    with h5py.File(TFK / model / "model.h5", "r") as f:
+        theirs = json.loads(f.attrs["model_config"])
+    assert config["class_name"] == theirs["class_name"]
+    assert [l["config"]["name"] for l in config["config"]["layers"]] == \
+        [l["config"]["name"] for l in theirs["config"]["layers"]]
+    text = json.dumps(config)
+    assert '"float64"' in text and '"float32"' not in text and "mixed_float16" not in text
+    info = json.loads(run("inspect", out, "--json").stdout)
+    assert info["source"]["order_exact"] is True
+    got = load_classic("npz", convert_from(out, tmp_path))
+    with np.load(TFK / model / "expected" / "weights_f64.npz") as z:
+        want = [z[v["npz_key"]] for v in m["variables"]]
+    assert len(got) == len(want)
+    for g, w, v in zip(got, want, m["variables"]):
+        assert_bit_equal(g, w, f"{model}/{v['path']}")
+
+
+def convert_from(path, tmp_path):
+    out = tmp_path / "back.npz"
+    run("convert", path, "-o", out, "--to", "npz", "-q")
+    return out
+
+
+def test_savedmodel_without_variables_list_has_no_h5_structure(tmp_path):
+    """rnn was saved without traces: no root variables list, no layer lists to build from."""
+    sm = TFK / "rnn" / "savedmodel"
+    p = run("convert", sm, "-o", tmp_path / "m.h5", "--to", "legacy-h5", check=False)
+    assert p.returncode == 5
+    assert p.stderr.strip() == (
+        f"keras64: error: {sm}: --to legacy-h5 needs a tf-keras SavedModel whose "
+        "keras_metadata.pb gives the model config and whose layers list their variables (a model "
+        "saved with save_traces=False does not)")
+    assert not (tmp_path / "m.h5").exists()

@@ -51,3 +51,18 @@ def test_skipped_and_convert_and_diff(tmp_path):
     for a, t in zip(load_classic("npz", out), ts):
         assert_bit_equal(a, values[t.key], t.key)
     assert keras64.diff(TF / "tf1_saver", out)["equal"]
+
+
+def test_checkpoint_with_model_file():
+    """load()/inspect() with model=: a save_weights checkpoint in get_weights() order, bit for
+    bit against tf-keras's model.get_weights() (tests/data/interop/tfkeras/functional)."""
+    d = DATA / "interop" / "tfkeras" / "functional"
+    m = json.loads((d / "expected" / "manifest.json").read_text())
+    ts = keras64.inspect(d / "ckpt", model=d / "model.h5")
+    assert ts.source.order_exact
+    assert [t.name for t in ts] == [v["path"] for v in m["variables"]]
+    arrays = keras64.load(d / "ckpt", model=d / "model.h5")
+    with np.load(d / "expected" / "weights_f64.npz") as z:
+        for a, v in zip(arrays, m["variables"]):
+            assert_bit_equal(a, z[v["npz_key"]], v["path"])
+    assert len(arrays) == len(m["variables"])
