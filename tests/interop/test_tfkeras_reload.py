@@ -28,7 +28,12 @@ def _load64(keras2, tmp, model, compile):
 
 @pytest.mark.parametrize("model", t.MODELS)
 def test_tfkeras_loads_float64_legacy_h5(keras2, tmp, model):
-    m = _load64(keras2, tmp, model, compile=False)
+    check_float64_model(_load64(keras2, tmp, model, compile=False), model)
+
+
+def check_float64_model(m, model):
+    """A loaded tf-keras model of golden `model` at float64: every float variable float64, the
+    weights the float32 model's widened bit for bit, predictions close to the float32 model's."""
     dtypes = {v.name: v.dtype.name for v in m.weights}
     assert all(d == "float64" for d in dtypes.values() if d.startswith(("float", "bfloat"))), dtypes
     for i, (g, w) in enumerate(zip(m.get_weights(), t.expected_f64(model), strict=True)):

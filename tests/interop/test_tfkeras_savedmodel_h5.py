@@ -16,7 +16,7 @@ import pytest
 
 import interop_support as s
 import tfkeras_support as t
-from test_tfkeras_reload import _tolerance
+from test_tfkeras_reload import check_float64_model
 
 MODELS = [m for m in t.MODELS if m != "rnn"]
 KERAS3_OPENS = ["sequential", "batchnorm", "embedding", "float64"]
@@ -37,17 +37,7 @@ def keras2():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_tfkeras_loads_savedmodel_as_float64_h5(keras2, tmp, model):
-    m = keras2.models.load_model(_convert(tmp, model), compile=False)
-    dtypes = {v.name: v.dtype.name for v in m.weights}
-    assert all(d == "float64" for d in dtypes.values() if d.startswith(("float", "bfloat"))), dtypes
-    for i, (g, w) in enumerate(zip(m.get_weights(), t.expected_f64(model), strict=True)):
-        s.assert_bit_equal(g, w, f"{model} weight {i}")
-    e = t.model_dir(model) / "expected"
-    x = np.load(e / "input.npy")
-    pred = m(x.astype(np.float64) if x.dtype.kind == "f" else x, training=False).numpy()
-    assert pred.dtype == np.float64
-    s.assert_close_f64(pred, np.load(e / "prediction.npy").astype(np.float64), model,
-                       rtol=_tolerance(model))
+    check_float64_model(keras2.models.load_model(_convert(tmp, model), compile=False), model)
 
 
 KERAS3 = r"""
