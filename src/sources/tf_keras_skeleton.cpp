@@ -18,8 +18,8 @@ constexpr std::uint64_t kMaxMetadata = std::uint64_t{256} << 20;
 // of a legacy .h5 has plain lists there (tf-keras's json_utils.get_json_type vs model.to_json()).
 void untuple(json& j) {
   if (j.is_object()) {
-    if (j.size() == 2 && j.value("class_name", "") == "__tuple__" && j.contains("items") &&
-        j["items"].is_array()) {
+    if (j.size() == 2 && j.contains("class_name") && j["class_name"] == "__tuple__" &&
+        j.contains("items") && j["items"].is_array()) {
       json items = std::move(j["items"]);
       j = std::move(items);
       untuple(j);
@@ -103,7 +103,8 @@ std::optional<KerasModelMetadata> read_keras_metadata(const std::filesystem::pat
   json config = {{"class_name", root->second["class_name"]}, {"config", root->second["config"]}};
   untuple(config);
   out.model_config = config.dump();
-  out.keras_version = root->second.value("keras_version", "");
+  if (root->second.contains("keras_version") && root->second["keras_version"].is_string())
+    out.keras_version = root->second["keras_version"].get<std::string>();
   // model.layers: the root's `layer-<i>` children, in i order (tf-keras tracks each layer so).
   if (sm.children.empty()) return std::nullopt;
   std::map<std::size_t, int> layer_nodes;
@@ -113,9 +114,10 @@ std::optional<KerasModelMetadata> read_keras_metadata(const std::filesystem::pat
       layer_nodes[std::stoul(name.substr(6))] = id;
   for (const auto& [i, id] : layer_nodes) {
     auto it = by_node.find(id);
+    // keras_metadata.pb has no checksum: one that does not describe this model's layers gives
+    // no structure, but does not stop the weights from being read.
     if (it == by_node.end() || !it->second.contains("name") || !it->second["name"].is_string())
-      throw Error(Errc::corrupt, where + ": layer-" + std::to_string(i) + " (node " +
-                                     std::to_string(id) + ") has no name");
+      return std::nullopt;
     SkeletonLayer l;
     l.name = it->second["name"].get<std::string>();
     if (auto v = sm.variables_of(id)) l.variables = *v;

@@ -24,8 +24,9 @@ struct SkeletonLayer {
   std::vector<int> variables;  ///< SavedObjectGraph node ids, in layer.weights order
 };
 
-/// What keras_metadata.pb tells about a tf-keras SavedModel, or nullopt when `dir` has none or
-/// its root records no model config. Error{corrupt} prefixed with `label` if it is malformed.
+/// What keras_metadata.pb tells about a tf-keras SavedModel, or nullopt when `dir` has none, its
+/// root records no model config or a layer of the root has no entry. Error{corrupt} prefixed
+/// with `label` if it does not parse.
 struct KerasModelMetadata {
   std::string model_config;  ///< {"class_name", "config"} JSON, tuples as lists
   std::string keras_version;

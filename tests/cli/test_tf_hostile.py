@@ -156,3 +156,44 @@ def test_tfkeras_bundles_damaged(tmp_path, model, kind):
             lines = p.stderr.splitlines()
             assert len(lines) == 1 and lines[0].startswith("keras64: error: "), p.stderr
             assert not out.exists()
+
+
+def _metadata_pb(nodes):
+    """A keras_metadata.pb (SavedMetadata) of (node_id, node_path, metadata JSON text) nodes."""
+    def field(num, payload):
+        n, out = len(payload), bytearray([num << 3 | 2])
+        while n >= 0x80:
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        return bytes(out + bytes([n])) + payload
+    msg = b""
+    for node_id, path, meta in nodes:
+        body = (bytes([2 << 3, node_id]) if node_id else b"") + field(3, path.encode()) + \
+            field(5, meta.encode())
+        msg += field(1, body)
+    return msg
+
+
+@pytest.mark.parametrize("root,converts", [
+    ('{"class_name": 5, "config": {}}', False),  # no model config: no legacy .h5, still readable
+    # odd types where strings are expected; no entries for the model's layers: no structure
+    ('{"class_name": "Sequential", "config": {"layers": [{"class_name": 7, "items": [1]}]}, '
+     '"keras_version": 3}', False),
+    ('[1, 2', False),
+])
+def test_hostile_keras_metadata(tmp_path, root, converts):
+    """keras_metadata.pb carries no checksum: odd JSON in it never crashes; the weights still
+    read, and --to legacy-h5 works only when it gives a model config."""
+    sm = DATA / "interop" / "tfkeras" / "sequential" / "savedmodel"
+    d = tmp_path / "sm"
+    shutil.copytree(sm, d)
+    (d / "keras_metadata.pb").write_bytes(_metadata_pb([(0, "root", root)]))
+    p = subprocess.run([CLI, "convert", str(d), "-o", str(tmp_path / "w.npz"), "--to", "npz", "-q"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([CLI, "convert", str(d), "-o", str(tmp_path / "m.h5"), "--to", "legacy-h5",
+                        "-q"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == (0 if converts else 5), p.stderr
+    (d / "keras_metadata.pb").write_bytes(b"\xff\xff\xff")
+    p = subprocess.run([CLI, "inspect", str(d)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 4 and p.stderr == f"keras64: error: {d}:keras_metadata.pb: does not parse\n"
