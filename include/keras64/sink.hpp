@@ -42,8 +42,10 @@ struct SinkOptions {
   int level = -1;        ///< compression level for compressing formats; -1: the format's default
   unsigned threads = 0;  ///< worker threads for compression; 0: one per core
   bool compress = false;  ///< HDF5 outputs: chunked datasets with shuffle + deflate
-  /// Model outputs (keras, legacy-h5): keep the input's dtype policies as they are instead of
-  /// rewriting them to float64 - for writing a model's own dtypes back (load --dtype model).
+  /// Structure-preserving outputs (keras, weights.h5, legacy-h5): keep the input's dtype
+  /// policies as they are instead of rewriting them to float64, and keep the float datasets that
+  /// are not in the plan (optimizer and metric state) at their own dtypes instead of widening
+  /// them - for writing a model back at its own dtypes (load --dtype model).
   bool keep_config = false;
 };
 

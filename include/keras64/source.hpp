@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,13 @@ struct NativeFile {
   /// detail::h5::open_member); otherwise all of `path`.
   std::uint64_t offset = 0;
   std::uint64_t size = 0;
+};
+
+/// Where a tensor's bytes lie verbatim in an ordinary file (see Source::extent()).
+struct FileExtent {
+  std::filesystem::path path;
+  std::uint64_t offset = 0;  ///< first byte of the data in `path`
+  std::uint64_t nbytes = 0;  ///< TensorInfo::nbytes()
 };
 
 /// A checksum that a file records for one tensor's data (see keras64/verify.hpp).
@@ -114,6 +122,15 @@ class Source {
   /// that read()s tensors itself must call it before trusting them. A source with nothing to
   /// check returns at once.
   virtual void verify_checksums() {}
+
+  /// Where tensor `index` is stored verbatim - its nbytes() bytes, little-endian in its stored
+  /// dtype, C order, uncompressed - in an ordinary file that may be memory-mapped read-only, or
+  /// nothing when it is not stored so (inside an archive or HDF5 file, compressed, byte-swapped).
+  /// The extent lies within the file (checked at open). Python's `load(mmap=True)` maps these.
+  virtual std::optional<FileExtent> extent(std::size_t index) const {
+    (void)index;
+    return std::nullopt;
+  }
 
   /// The checksums the file records for each tensor: one (possibly empty) list per tensor, in
   /// tensors() order, or an empty vector when the format records none. Read from the file when

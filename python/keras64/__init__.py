@@ -10,11 +10,14 @@ returns.
 >>> keras64.convert("model.keras", "w/", to="npy")     # file to file, like `keras64 convert`
 >>> for t in keras64.inspect("model.keras"): print(t.name, t.dtype, t.shape)
 
-Errors are exceptions carrying the CLI's message: :class:`OSError` (with ``errno``, ``strerror``
-= the message, and ``filename``) for I/O, :class:`FormatError` (a :class:`ValueError`) for a
+Errors from the library are exceptions carrying its message (the text ``keras64`` prints after
+"keras64: error: "): :class:`OSError` (with ``errno``, ``strerror`` = the message, and
+``filename``) for I/O, :class:`FormatError` (a :class:`ValueError`) for a
 damaged input, :class:`NotImplementedError` for valid input keras64 does not handle,
 :class:`ValueError` for bad arguments, :class:`MismatchError` (a :class:`ValueError`) when weights
 do not fit a model, :class:`KeyboardInterrupt` when cancelled, :class:`RuntimeError` for a bug.
+:func:`load_into` checks the live model itself and raises :class:`MismatchError` with its own
+messages (the model's variables are not a file the library can name).
 The GIL is released while files are read and written.
 """
 
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -225,43 +227,6 @@ def save(weights_or_model: Any, path: PathLike, format: str = "npz", *,
                          bool(force), int(chunk_size), int(level), int(threads), False, progress)
 
 
-def _mmap_manifest_dir(path: str) -> Optional[List[np.ndarray]]:
-    """Memory-maps a keras64 npy/memmap directory through its manifest.json; None when `path`
-    is not one. Tensors that are not little-endian float64 are read into regular arrays."""
-    manifest = os.path.join(path, "manifest.json")
-    if not os.path.isdir(path) or not os.path.isfile(manifest):
-        return None
-    try:
-        with open(manifest, "rb") as f:
-            m = json.loads(f.read().decode("utf-8"))
-        if m.get("format") != "keras64" or m.get("output", {}).get("format") not in ("npy", "memmap"):
-            return None
-        entries = m["tensors"]
-        out = []
-        for t in entries:
-            shape = tuple(int(d) for d in t["shape"])
-            dtype = np.dtype(t["dtype"]).newbyteorder("<")
-            offset, nbytes = int(t["offset"]), int(t["nbytes"])
-            file = os.path.join(path, t["file"])
-            if nbytes != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
-                raise FormatError(f"{manifest}: tensor {t['index']}: nbytes {nbytes} does not "
-                                  f"match shape {shape} of {dtype.name}")
-            size = os.path.getsize(file)
-            if offset + nbytes > size:
-                raise FormatError(f"{file}: truncated: {offset + nbytes} bytes needed, "
-                                  f"{size} present")
-            if nbytes == 0:
-                a = np.zeros(shape, dtype=dtype)
-            else:
-                a = np.memmap(file, dtype=dtype, mode="r", offset=offset, shape=shape, order="C")
-            if dtype != np.dtype("<f8"):
-                a = np.array(a, dtype=np.float64 if dtype.kind == "f" else dtype.newbyteorder("="))
-            out.append(a)
-        return out
-    except (KeyError, TypeError) as e:
-        raise FormatError(f"{manifest}: unexpected manifest layout ({e!r})") from None
-
-
 def load(path: PathLike, mmap: bool = False, *, model: Optional[PathLike] = None,
          cast: str = "floats", include_optimizer: bool = False,
          chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress = None) -> List[np.ndarray]:
@@ -273,34 +238,27 @@ def load(path: PathLike, mmap: bool = False, *, model: Optional[PathLike] = None
     like :func:`convert`) integer and bool tensors keep their dtype, with ``cast="all"`` they
     become float64 too.
 
-    ``mmap=True``: for a keras64 npy or memmap directory (with its ``manifest.json``), float64
-    tensors are returned as read-only :class:`numpy.memmap` views of the files instead of being
-    read; other tensors and other inputs give regular arrays.
+    ``mmap=True``: float64 tensors stored verbatim in an ordinary file (keras64's npy and memmap
+    directories, the classic recipe's ``np.save`` files, safetensors ``F64``) are returned as
+    read-only :class:`numpy.memmap` views of the files instead of being read; other tensors and
+    other inputs give regular arrays. Where each tensor lies is read and checked by the C++
+    library, as for every other input (a manifest naming a file outside its directory is refused).
     """
-    p = _path(path)
-    if mmap and cast == "floats":
-        mapped = _mmap_manifest_dir(p)
-        if mapped is not None:
-            return mapped
-    _, _, arrays = _keras64.read_all(p, _path(model), bool(include_optimizer), str(cast),
-                                     int(chunk_size), progress)
-    return list(arrays)
-
-
-# Sources whose tensor names are the names keras64.save() was given (model.weights[i].path).
-_OWN_KINDS = {"npy-dir", "npz", "memmap-dir", "safetensors"}
-_ACCOUNT_FIELDS = ("values", "changed", "overflows", "subnormal", "to_zero", "nans", "infs")
-
-
-def _file_path_names(tensors: Sequence[dict], kind: str) -> List[str]:
-    """The Keras variable path each tensor of a file records, or "" (positional matching)."""
+    _, tensors, arrays = _keras64.read_all(_path(path), _path(model), bool(include_optimizer),
+                                           str(cast), int(chunk_size), bool(mmap), progress)
     out = []
-    for t in tensors:
-        name = t["keras_path"]
-        if not name and kind in _OWN_KINDS and not re.fullmatch(r"(weight|arr)_\d+", t["name"]):
-            name = t["name"]
-        out.append(name)
+    for t, a in zip(tensors, arrays):
+        if isinstance(a, tuple):  # (file, offset) of float64 data to map
+            shape = tuple(t["shape"])
+            if 0 in shape:
+                a = np.zeros(shape, "<f8")
+            else:
+                a = np.memmap(a[0], dtype="<f8", mode="r", offset=a[1], shape=shape, order="C")
+        out.append(a)
     return out
+
+
+_ACCOUNT_FIELDS = ("values", "changed", "overflows", "subnormal", "to_zero", "nans", "infs")
 
 
 def _merge(total: dict, a: dict) -> None:
@@ -350,9 +308,6 @@ def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
     it JAX silently stores and computes them in float32, and this function warns
     (:class:`UserWarning`) before rounding the weights to float32.
     """
-    if not hasattr(_keras64, "narrow"):
-        raise NotImplementedError("load_into needs the C++ narrowing API (keras64/narrow.hpp), "
-                                  "which this build of the library does not have")
     if on_overflow not in ("error", "inf"):
         raise ValueError(f"unknown on_overflow '{on_overflow}' (valid: error, inf)")
     p = _path(path)
@@ -363,7 +318,7 @@ def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
                       "Python starts (or jax.config.update('jax_enable_x64', True) before any "
                       "JAX array is made).", UserWarning, stacklevel=2)
     source, tensors, arrays = _keras64.read_all(p, _path(weights_model), False, "floats",
-                                                int(chunk_size), progress)
+                                                int(chunk_size), False, progress)
     current = list(model.get_weights())
     variables = list(getattr(model, "weights", []) or [])
     if len(arrays) != len(current):
@@ -371,38 +326,22 @@ def load_into(model: Any, path: PathLike, *, on_overflow: str = "error",
     model_paths = [str(getattr(v, "path", "") or "") for v in variables]
     if len(model_paths) != len(current):
         model_paths = [""] * len(current)
-    file_paths = _file_path_names(tensors, source["kind"])
     order = list(range(len(arrays)))  # order[i]: the file tensor for model variable i
-    if hasattr(_keras64, "match_names"):
-        # The C++ rule (load.hpp match_tensors), as `keras64 load` pairs tensors.
-        model_names = [n or f"weight_{i}" for i, n in enumerate(model_paths)]
-        by_name, pairs, only_file, only_model = _keras64.match_names(
-            [t["name"] for t in tensors], model_names)
-        if by_name:
-            if only_model:
-                j = only_model[0]
-                raise MismatchError(f"{p}: the model's variable {j} ('{model_names[j]}') is "
-                                    "not in the file")
-            if only_file:
-                j = only_file[0]
-                raise MismatchError(f"{p}: tensor {j} ('{tensors[j]['name']}') is not a "
-                                    "variable of the model")
-            for fi, mi in pairs:
-                order[mi] = fi
-    elif all(model_paths) and all(file_paths):
-        index = {n: i for i, n in enumerate(file_paths)}
-        for i, n in enumerate(model_paths):
-            if n not in index:
-                unknown = sorted(set(file_paths) - set(model_paths))
-                raise MismatchError(f"{p}: the model's variable {i} ('{n}') is not in the file"
-                                    + (f" (the file has '{unknown[0]}')" if unknown else ""))
-            order[i] = index[n]
-        if len(set(order)) != len(order):
-            raise MismatchError(f"{p}: tensor names are not unique")
-    else:
-        for i, (fn, mn) in enumerate(zip(file_paths, model_paths)):
-            if fn and mn and fn != mn:
-                raise MismatchError(f"{p}: tensor {i}: '{fn}' in file, '{mn}' in the model")
+    # The C++ rule (load.hpp match_tensors), as `keras64 load` pairs tensors.
+    model_names = [n or f"weight_{i}" for i, n in enumerate(model_paths)]
+    by_name, pairs, only_file, only_model = _keras64.match_names(
+        [t["name"] for t in tensors], model_names)
+    if by_name:
+        if only_model:
+            j = only_model[0]
+            raise MismatchError(f"{p}: the model's variable {j} ('{model_names[j]}') is "
+                                "not in the file")
+        if only_file:
+            j = only_file[0]
+            raise MismatchError(f"{p}: tensor {j} ('{tensors[j]['name']}') is not a "
+                                "variable of the model")
+        for fi, mi in pairs:
+            order[mi] = fi
     for i, want in enumerate(current):
         a, t = arrays[order[i]], tensors[order[i]]
         if tuple(a.shape) != tuple(np.shape(want)):
@@ -453,9 +392,6 @@ def diff(a: PathLike, b: PathLike, *, rtol: float = 0.0, atol: float = 0.0, ulp:
     "not_identical", "out_of_tolerance", "first_out", "max_abs", "max_rel", "max_ulp", "ok"}],
     "only_a", "only_b"}``. Differences are reported, not raised.
     """
-    if not hasattr(_keras64, "diff"):
-        raise NotImplementedError("diff needs the C++ diff API (keras64/diff.hpp), which this "
-                                  "build of the library does not have")
     return _keras64.diff(_path(a), _path(b), _path(model), float(rtol), float(atol), int(ulp),
                          int(chunk_size))
 

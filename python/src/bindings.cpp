@@ -18,28 +18,15 @@
 #include <vector>
 
 #include "keras64/convert.hpp"
+#include "keras64/diff.hpp"
 #include "keras64/error.hpp"
+#include "keras64/load.hpp"
+#include "keras64/narrow.hpp"
 #include "keras64/sink.hpp"
 #include "keras64/source.hpp"
 #include "keras64/tensor.hpp"
 #include "keras64/verify.hpp"
 #include "keras64/version.hpp"
-
-// The narrowing API (issue #5) is bound when the library has it.
-#if __has_include("keras64/narrow.hpp")
-#include "keras64/narrow.hpp"
-#define KERAS64_PY_HAS_NARROW 1
-#else
-#define KERAS64_PY_HAS_NARROW 0
-#endif
-// So are diff() and the tensor matching rule of load_into() (load.hpp), once they exist.
-#if __has_include("keras64/diff.hpp") && __has_include("keras64/load.hpp")
-#include "keras64/diff.hpp"
-#include "keras64/load.hpp"
-#define KERAS64_PY_HAS_DIFF 1
-#else
-#define KERAS64_PY_HAS_DIFF 0
-#endif
 
 namespace py = pybind11;
 using keras64::DType;
@@ -148,11 +135,6 @@ class Bridge {
         keep_error();
       }
     }
-  }
-
-  // For the read loop here (convert() checks the flag itself).
-  void check_cancel() const {
-    if (cancel_.load()) throw Error(Errc::interrupted, "interrupted");
   }
 
   // With the GIL held, after the call failed: re-raises a kept Python exception, if any.
@@ -461,8 +443,63 @@ py::tuple inspect(const std::string& path, const std::string& model, bool includ
   });
 }
 
+// ---- reading into numpy arrays -------------------------------------------------------------
+
+// The sink of load(): each planned tensor's bytes go into its preallocated numpy buffer, so
+// Python reads through keras64::convert(), the one chunked read-widen loop.
+class ArraySink final : public keras64::Sink {
+ public:
+  explicit ArraySink(std::vector<unsigned char*> buffers) : buffers_(std::move(buffers)) {}
+  void begin(const keras64::Plan& plan) override {
+    if (plan.tensors.size() != buffers_.size())
+      throw Error(Errc::internal, "array sink: plan and buffers differ in length");
+    done_.assign(buffers_.size(), 0);
+    sizes_.clear();
+    for (const auto& t : plan.tensors) sizes_.push_back(t.nbytes());
+  }
+  void write(std::size_t index, const void* data, std::size_t nbytes) override {
+    if (index >= buffers_.size() || nbytes > sizes_[index] - done_[index])
+      throw Error(Errc::internal, "array sink: more data than planned");
+    std::memcpy(buffers_[index] + done_[index], data, nbytes);
+    done_[index] += nbytes;
+    written_ += nbytes;
+  }
+  void commit() override {}
+  std::uint64_t bytes_written() const override { return written_; }
+
+ private:
+  std::vector<unsigned char*> buffers_;
+  std::vector<std::uint64_t> sizes_, done_;
+  std::uint64_t written_ = 0;
+};
+
+// The tensors of `base` at `keep` (in that order): what load(mmap=True) still has to read.
+class SubsetSource final : public keras64::Source {
+ public:
+  SubsetSource(keras64::Source& base, std::vector<std::size_t> keep)
+      : base_(base), keep_(std::move(keep)), info_(base.info()) {
+    for (auto i : keep_) tensors_.push_back(base.tensors()[i]);
+  }
+  const keras64::SourceInfo& info() const override { return info_; }
+  const std::vector<keras64::TensorInfo>& tensors() const override { return tensors_; }
+  void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
+    base_.read(keep_.at(index), first, count, dst);
+  }
+  void verify_checksums() override { base_.verify_checksums(); }
+
+ private:
+  keras64::Source& base_;
+  std::vector<std::size_t> keep_;
+  keras64::SourceInfo info_;
+  std::vector<keras64::TensorInfo> tensors_;
+};
+
+// Every tensor of `path` as a numpy array, in plan order, through keras64::convert(). With
+// `mmap`, a tensor stored as float64 verbatim in an ordinary file (Source::extent()) is not read:
+// its entry is (path, offset) for Python to map.
 py::tuple read_all(const std::string& path, const std::string& model, bool include_optimizer,
-                   const std::string& cast, std::size_t chunk_bytes, py::object progress) {
+                   const std::string& cast, std::size_t chunk_bytes, bool mmap,
+                   py::object progress) {
   Bridge bridge(std::move(progress));
   return guarded({path, model}, &bridge, [&] {
     std::unique_ptr<keras64::Source> src;
@@ -470,45 +507,37 @@ py::tuple read_all(const std::string& path, const std::string& model, bool inclu
       py::gil_scoped_release nogil;
       src = keras64::open_source(path, open_options(model, include_optimizer));
     }
-    const keras64::Plan plan = keras64::make_plan(*src, parse_cast(cast));
+    const keras64::CastMode mode = parse_cast(cast);
+    const keras64::Plan plan = keras64::make_plan(*src, mode);
     py::list arrays;
-    std::vector<void*> dst;
-    std::uint64_t total = 0;
-    for (const auto& pt : plan.tensors) {
+    std::vector<std::size_t> read;
+    std::vector<unsigned char*> buffers;
+    for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
+      const auto& pt = plan.tensors[i];
+      if (mmap && pt.source.dtype == DType::f64) {
+        if (auto e = src->extent(i)) {
+          arrays.append(py::make_tuple(e->path.string(), py::int_(e->offset)));
+          continue;
+        }
+      }
       std::vector<py::ssize_t> shape;
       for (auto d : pt.source.shape) shape.push_back(static_cast<py::ssize_t>(d));
       py::array a = new_array(py::dtype(std::string(info(pt.dtype).name)), shape);
-      dst.push_back(a.mutable_data());
+      buffers.push_back(static_cast<unsigned char*>(a.mutable_data()));
+      read.push_back(i);
       arrays.append(a);
-      total += pt.source.nbytes();
     }
+    keras64::ConvertOptions co;
+    co.cast = mode;
+    co.chunk_bytes = chunk_bytes;
+    co.on_progress = bridge.function();
+    co.cancel = bridge.cancel();
     {
       py::gil_scoped_release nogil;
-      const std::size_t chunk = std::max<std::size_t>(1, chunk_bytes / 8);
-      std::vector<unsigned char> in(chunk * 8);
-      std::uint64_t done = 0;
-      for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
-        const auto& pt = plan.tensors[i];
-        const std::size_t in_size = info(pt.source.dtype).size;
-        const std::uint64_t n = pt.source.elements();
-        auto* out = static_cast<unsigned char*>(dst[i]);
-        for (std::uint64_t first = 0; first < n;) {
-          bridge.check_cancel();
-          const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, n - first));
-          if (pt.dtype == pt.source.dtype) {
-            src->read(i, first, count, out + first * in_size);
-          } else {
-            src->read(i, first, count, in.data());
-            keras64::widen_to_f64(pt.source.dtype, in.data(), count,
-                                  reinterpret_cast<double*>(out) + first);
-          }
-          first += count;
-          done += count * in_size;
-          bridge.tick(done, total);
-        }
-      }
-      bridge.check_cancel();
-      src->verify_checksums();  // damaged input raises rather than returning its arrays
+      SubsetSource subset(*src, read);
+      ArraySink sink(std::move(buffers));
+      // Checks the input's checksums before it returns: damaged input raises.
+      keras64::convert(subset, sink, co);
     }
     py::list tensors;
     for (const auto& t : src->tensors()) tensors.append(tensor_dict(t));
@@ -600,7 +629,6 @@ py::dict save(const py::list& arrays, const std::vector<std::string>& names,
   });
 }
 
-#if KERAS64_PY_HAS_NARROW
 py::dict account_dict(const keras64::RoundingAccount& a) {
   py::dict d;
   d["values"] = py::int_(a.values);
@@ -652,9 +680,7 @@ py::dict narrow(const py::array& src, py::array& dst, const std::string& to,
     return account_dict(account);
   });
 }
-#endif
 
-#if KERAS64_PY_HAS_DIFF
 py::dict diff(const std::string& a, const std::string& b, const std::string& model, double rtol,
               double atol, std::uint64_t ulp, std::size_t chunk_bytes) {
   return guarded({a, b, model}, nullptr, [&] {
@@ -713,7 +739,6 @@ py::tuple match_names(const std::vector<std::string>& a, const std::vector<std::
   const keras64::Matching m = keras64::match_tensors(infos(a), infos(b));
   return py::make_tuple(m.by_name, m.pairs, m.only_a, m.only_b);
 }
-#endif
 }  // namespace
 
 PYBIND11_MODULE(_keras64, m) {
@@ -741,18 +766,14 @@ PYBIND11_MODULE(_keras64, m) {
 
   m.def("version", &keras64::version, "The library's version (CMake's project version).");
   m.def("sink_formats", &keras64::sink_formats);
-#if KERAS64_PY_HAS_DIFF
   m.def("diff", &diff, py::arg("a"), py::arg("b"), py::arg("model"), py::arg("rtol"),
         py::arg("atol"), py::arg("ulp"), py::arg("chunk_bytes"));
   m.def("match_names", &match_names, py::arg("a"), py::arg("b"));
-#endif
-#if KERAS64_PY_HAS_NARROW
   m.def("narrow", &narrow, py::arg("src"), py::arg("dst"), py::arg("to"), py::arg("what"));
-#endif
   m.def("verify", &verify, py::arg("path"), py::arg("chunk_bytes"), py::arg("progress"));
   m.def("inspect", &inspect, py::arg("path"), py::arg("model"), py::arg("include_optimizer"));
   m.def("read_all", &read_all, py::arg("path"), py::arg("model"), py::arg("include_optimizer"),
-        py::arg("cast"), py::arg("chunk_bytes"), py::arg("progress"));
+        py::arg("cast"), py::arg("chunk_bytes"), py::arg("mmap"), py::arg("progress"));
   m.def("convert", &convert, py::arg("src"), py::arg("dst"), py::arg("to"), py::arg("model"),
         py::arg("cast"), py::arg("include_optimizer"), py::arg("force"), py::arg("chunk_bytes"),
         py::arg("level"), py::arg("threads"), py::arg("compress"), py::arg("progress"));

@@ -15,6 +15,13 @@ namespace fs = std::filesystem;
 namespace keras64 {
 namespace {
 
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+double nan_as_inf(double v) {
+  if (std::isnan(v)) return kInf;
+  return v;
+}
+
 // float64 bits on a line where adjacent doubles are adjacent integers (-0 and +0 both at 0).
 std::int64_t ordered(double x) {
   const auto b = std::bit_cast<std::int64_t>(x);
@@ -43,14 +50,12 @@ void compare(Source& a, Source& b, TensorDiff& d, const DiffOptions& o) {
       const double x = va[k], y = vb[k];
       if (std::bit_cast<std::uint64_t>(x) != std::bit_cast<std::uint64_t>(y)) ++d.not_identical;
       if (x == y || (std::isnan(x) && std::isnan(y))) continue;
-      const double abs = std::isnan(x) || std::isnan(y) ? std::numeric_limits<double>::infinity()
-                                                        : std::fabs(x - y);
-      const double rel = y != 0 ? abs / std::fabs(y) : std::numeric_limits<double>::infinity();
+      const double abs = std::isnan(x) || std::isnan(y) ? kInf : std::fabs(x - y);
+      const double rel = y != 0 ? abs / std::fabs(y) : kInf;
       const std::uint64_t u = ulp_distance(x, y);
-      d.max_abs =
-          std::max(d.max_abs, std::isnan(abs) ? std::numeric_limits<double>::infinity() : abs);
-      d.max_rel =
-          std::max(d.max_rel, std::isnan(rel) ? std::numeric_limits<double>::infinity() : rel);
+      // NaN (inf - inf) counts as the largest error.
+      d.max_abs = std::max(d.max_abs, nan_as_inf(abs));
+      d.max_rel = std::max(d.max_rel, nan_as_inf(rel));
       d.max_ulp = std::max(d.max_ulp, u);
       const bool within = abs <= o.atol + o.rtol * std::fabs(y) || (o.ulp > 0 && u <= o.ulp);
       if (!within) {

@@ -79,6 +79,9 @@ class MemmapSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::vector<std::vector<TensorChecksum>> tensor_checksums() const override { return checksums_; }
 
+  std::optional<FileExtent> extent(std::size_t index) const override {
+    return reader_.extent(tensors_.at(index), index);
+  }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     reader_.read(checked_read(tensors_, index, first, count), index, first, count, dst);
   }

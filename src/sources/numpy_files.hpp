@@ -71,6 +71,11 @@ class PerFileReader {
     offsets_.push_back(offset);
     swap_.push_back(big_endian);
   }
+  /// Source::extent() of tensor `index` (`t`): its file from offset on, unless byte-swapped.
+  std::optional<FileExtent> extent(const TensorInfo& t, std::size_t index) const {
+    if (swap_.at(index)) return std::nullopt;
+    return FileExtent{t.file, offsets_[index], t.nbytes()};
+  }
   void read(const TensorInfo& t, std::size_t index, std::uint64_t first, std::uint64_t count,
             void* dst) {
     if (open_index_ != index) {

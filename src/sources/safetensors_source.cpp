@@ -252,6 +252,10 @@ class SafetensorsSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::vector<std::vector<TensorChecksum>> tensor_checksums() const override { return checksums_; }
 
+  std::optional<FileExtent> extent(std::size_t index) const override {
+    const TensorInfo& t = tensors_.at(index);
+    return FileExtent{info_.file, data_start_ + begins_[index], t.nbytes()};
+  }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     const TensorInfo& t = checked_read(tensors_, index, first, count);
     const std::size_t size = keras64::info(t.dtype).size;

@@ -187,6 +187,36 @@ def test_load_mmap_gives_memmap_views(tmp_path, form):
     assert not isinstance(got[1], np.memmap) and got[1].dtype == np.int32
 
 
+def test_load_mmap_of_safetensors_and_classic_npy_files(tmp_path):
+    """Any float64 tensor stored verbatim in an ordinary file is mapped, not only keras64's
+    directories: safetensors F64, and the classic recipe's np.save loop (no manifest)."""
+    arrays = [values("float32", (40, 3)), values("int64", (5,)), values("float64", (2, 2))]
+    keras64.save(arrays, tmp_path / "w.safetensors", "safetensors")
+    got = keras64.load(tmp_path / "w.safetensors", mmap=True)
+    check_equal(got, arrays, "floats", "safetensors")
+    assert [isinstance(a, np.memmap) for a in got] == [True, False, True]
+    (tmp_path / "recipe").mkdir()
+    for i, a in enumerate(arrays):
+        np.save(tmp_path / "recipe" / f"weight_{i}.npy", a.astype(np.float64))
+    got = keras64.load(tmp_path / "recipe", mmap=True)
+    assert all(isinstance(a, np.memmap) for a in got)
+    for g, a in zip(got, arrays):
+        assert_bit_equal(g, a.astype(np.float64))
+
+
+def test_load_mmap_refuses_a_manifest_entry_outside_its_directory(tmp_path):
+    """The manifest is read by the C++ library, which refuses a file name leaving the directory
+    (the Python module once mapped such a file)."""
+    keras64.save([values("float64", (3,))], tmp_path / "w", "npy")
+    (tmp_path / "outside.npy").write_bytes((tmp_path / "w" / "weight_0.npy").read_bytes())
+    m = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    m["tensors"][0]["file"] = "../outside.npy"
+    (tmp_path / "w" / "manifest.json").write_text(json.dumps(m))
+    for mmap in (True, False):
+        with pytest.raises(keras64.FormatError, match="manifest.json"):
+            keras64.load(tmp_path / "w", mmap=mmap)
+
+
 def test_load_mmap_of_other_inputs_gives_arrays():
     got = keras64.load(GOLDEN / "mlp" / "model.keras", mmap=True)
     assert not any(isinstance(a, np.memmap) for a in got)
