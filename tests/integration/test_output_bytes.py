@@ -54,8 +54,11 @@ def convert(src, form, extra):
     """sha256 of the output, or "exit N" when keras64 refuses the pair."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / ("out." + SUFFIX.get(form, form))
-        p = subprocess.run([CLI, "convert", "-q", str(DATA / src), "--to", form, "-o", str(out),
-                            *extra], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        # Run from the data folder with the input's relative path: safetensors outputs record
+        # the input's path as given (keras64.source_file), which must not depend on the checkout.
+        p = subprocess.run([str(Path(CLI).resolve()), "convert", "-q", src, "--to", form, "-o",
+                            str(out), *extra], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, cwd=DATA)
         if p.returncode != 0:
             return f"exit {p.returncode}"
         return hashlib.sha256(out.read_bytes()).hexdigest()
