@@ -5,8 +5,11 @@
 //
 // WEIGHTS is any input open_source() reads (keras64's outputs, np.save / np.savez / tofile files,
 // safetensors, .weights.h5, .keras, ...). MODEL is a `.keras`, a `.weights.h5` (with
-// LoadOptions::model for its architecture) or a legacy `.h5`; OUT has MODEL's format and
-// structure (every group, attribute and non-planned dataset kept) with WEIGHTS' values.
+// LoadOptions::model for its architecture), a legacy `.h5`, or a TensorFlow checkpoint or
+// SavedModel; OUT has MODEL's format and structure (every group, attribute and non-planned
+// dataset kept) with WEIGHTS' values - for a TensorFlow MODEL, a checkpoint (OUT.index +
+// OUT.data-00000-of-00001, every entry that is no tensor of MODEL copied; --to tf-checkpoint in
+// docs/output-formats.md).
 #pragma once
 
 #include <atomic>
@@ -44,7 +47,8 @@ Matching match_tensors(const std::vector<TensorInfo>& a, const std::vector<Tenso
 enum class LoadDType : std::uint8_t {
   model,    ///< each tensor in MODEL's stored dtype: float64 rounded to nearest even, accounted
   float64,  ///< float tensors as float64 (integers keep MODEL's dtype); a `.keras` or legacy
-            ///< `.h5` also gets its dtype policies rewritten to float64, as `convert --to keras`
+            ///< `.h5` also gets its dtype policies rewritten to float64, as `convert --to keras`;
+            ///< a TensorFlow checkpoint every float entry as DT_DOUBLE, as `--to tf-checkpoint`
 };
 
 struct LoadOptions {
@@ -64,7 +68,8 @@ struct LoadOptions {
 struct LoadReport {
   SourceInfo weights;         ///< what WEIGHTS was read as
   SourceInfo model;           ///< what MODEL was read as
-  std::string output_format;  ///< sink used for OUT ("keras", "weights.h5", "legacy-h5")
+  std::string output_format;  ///< sink used for OUT ("keras", "weights.h5", "legacy-h5",
+                              ///< "tf-checkpoint")
   bool by_name = false;       ///< how tensors were paired (see Matching)
   /// Per MODEL tensor, in MODEL's order: name (MODEL's), from (WEIGHTS' dtype), to (written),
   /// shape, and its RoundingAccount; `convert.rounding` is the total.

@@ -68,9 +68,10 @@ std::string sink_for(const SourceInfo& m) {
   if (m.kind == "keras3" || m.kind == "tfkeras") return "keras";
   if (m.kind == "keras3-weights" || m.kind == "keras3-sharded") return "weights.h5";
   if (m.kind.starts_with("legacy")) return "legacy-h5";
+  if (m.kind.starts_with("tf-")) return "tf-checkpoint";
   throw Error(Errc::unsupported, m.file + ": cannot load weights into a " + m.kind +
-                                     " input: MODEL must be a .keras, a .weights.h5 or a legacy "
-                                     ".h5");
+                                     " input: MODEL must be a .keras, a .weights.h5, a legacy "
+                                     ".h5 or a TensorFlow checkpoint or SavedModel");
 }
 
 }  // namespace

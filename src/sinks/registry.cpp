@@ -24,6 +24,10 @@ constexpr std::array kFormats = {
                &make_legacy_h5_sink},
     SinkFormat{"safetensors", "one .safetensors file (F64 tensors by name, get_weights order)",
                &make_safetensors_sink},
+    SinkFormat{"tf-checkpoint",
+               "TensorFlow checkpoint OUT.index + OUT.data-00000-of-00001 from a TF input, "
+               "floats as DT_DOUBLE",
+               &make_tf_checkpoint_sink},
 };
 
 }  // namespace

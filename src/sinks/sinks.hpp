@@ -43,6 +43,9 @@ std::unique_ptr<Sink> make_keras_sink(const std::filesystem::path&, const SinkOp
 std::unique_ptr<Sink> make_legacy_h5_sink(const std::filesystem::path&, const SinkOptions&);
 /// --to safetensors: F64 tensors by name in plan order, streamed (safetensors_sink.cpp).
 std::unique_ptr<Sink> make_safetensors_sink(const std::filesystem::path&, const SinkOptions&);
+/// --to tf-checkpoint: TensorBundle PREFIX.index + PREFIX.data-00000-of-00001 from a TF input,
+/// float entries as DT_DOUBLE, everything else kept (tf_checkpoint_sink.cpp).
+std::unique_ptr<Sink> make_tf_checkpoint_sink(const std::filesystem::path&, const SinkOptions&);
 
 /// Error{unsupported} unless plan.source.kind starts with one of `prefixes` ("keras3",
 /// "tfkeras", "legacy"); `instead` says what --to `format` needs (h5_file_sink.cpp).

@@ -314,7 +314,6 @@ class TfCheckpointSource final : public Source {
 
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-
   // read() checks each entry's CRC when its last byte passes; what was not read to its end is
   // checked here (a no-op after a whole conversion).
   void verify_checksums() override {
@@ -433,6 +432,11 @@ class TfCheckpointSource final : public Source {
 };
 
 }  // namespace
+
+std::optional<fs::path> tf_bundle_prefix(const fs::path& input) {
+  const auto where = locate(input);
+  return where ? std::optional<fs::path>(where->prefix) : std::nullopt;
+}
 
 bool probe_tf_checkpoint(const Sniff& s) {
   return locate(s.path).has_value();

@@ -16,16 +16,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from k64test import (CLI, GOLDEN, load_classic, load_output, make_keras,  # noqa: E402
                      make_weights_h5, run, temp_leftovers)
 
-FORMS = ["npy", "npz", "npz-deflate", "memmap", "safetensors", "weights.h5", "keras"]
+FORMS = ["npy", "npz", "npz-deflate", "memmap", "safetensors", "weights.h5", "keras", "tf-checkpoint"]
+TF_BUNDLE_FROM = os.environ.get("KERAS64_TF_BUNDLE_FROM", "keras64_tf_bundle_from")
 
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
-    """A 48 MB float32 weights file (and the same as a .keras): conversions take long enough to
-    be interrupted."""
+    """A 48 MB float32 weights file (and the same as a .keras and as a TF checkpoint `big`, keys
+    in get_weights() order): conversions take long enough to be interrupted."""
     d = tmp_path_factory.mktemp("big")
     arrays = make_weights_h5(d / "big.weights.h5", 48 << 20)
     make_keras(d / "big.keras", d / "big.weights.h5", arrays)
+    subprocess.run([TF_BUNDLE_FROM, str(d / "big.weights.h5"), str(d / "big")], check=True)
     return d / "big.weights.h5", [a.astype(np.float64) for a in arrays]
 
 
@@ -35,8 +37,21 @@ def out_name(form):
 
 
 def source(big, form):
-    """--to keras needs the model's config: its input is the .keras."""
-    return big[0].with_name("big.keras") if form == "keras" else big[0]
+    """--to keras needs the model's config: its input is the .keras; --to tf-checkpoint a
+    TensorFlow checkpoint."""
+    return {"keras": big[0].with_name("big.keras"), "tf-checkpoint": big[0].with_name("big")}.get(form, big[0])
+
+
+def exists(form, out):
+    """Whether any of the output is there (a checkpoint is two files beside the prefix)."""
+    if form == "tf-checkpoint":
+        return any(Path(f"{out}{s}").exists() for s in (".index", ".data-00000-of-00001"))
+    return out.exists()
+
+
+def committed(form, out):
+    """Whether the output was put in place (a checkpoint's index is renamed last)."""
+    return Path(f"{out}.index").exists() if form == "tf-checkpoint" else out.exists()
 
 
 def assert_complete(form, out, want):
@@ -63,11 +78,11 @@ def test_ctrl_c_leaves_nothing_or_complete(tmp_path, big, form, delay):
     if p.returncode == 0:  # finished before the signal arrived
         assert_complete(form, out, want)
     elif p.returncode == -signal.SIGINT:  # arrived before main() installed its handler
-        assert not out.exists()
+        assert not exists(form, out)
     else:
         assert p.returncode == 130, err
         assert err == "keras64: error: interrupted\n"
-        assert not out.exists()
+        assert not exists(form, out)
     assert temp_leftovers(tmp_path) == []
 
 
@@ -80,11 +95,11 @@ def test_sigkill_never_leaves_a_partial_target(tmp_path, big, form, delay):
     time.sleep(delay)
     p.kill()
     p.communicate(timeout=60)
-    if out.exists():
+    if committed(form, out):
         assert_complete(form, out, want)
     # Whatever a SIGKILL leaves is recognisably named, and a new run is not disturbed by it.
     for t in temp_leftovers(tmp_path):
-        assert t.name.startswith("." + out.name + ".keras64-tmp-")
+        assert t.name.startswith("." + out.name + ("." if form == "tf-checkpoint" else ".keras64-tmp-"))
     run("convert", src, "-o", out, "--to", form, "-q", "--force")
     assert_complete(form, out, want)
 

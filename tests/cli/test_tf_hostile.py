@@ -155,6 +155,62 @@ def test_tfkeras_bundles_damaged(tmp_path, model, kind):
             assert p.returncode == 4, f"{model}/{kind}/{rel}: exit {p.returncode} {p.stderr}"
             lines = p.stderr.splitlines()
             assert len(lines) == 1 and lines[0].startswith("keras64: error: "), p.stderr
+
+# --- --to tf-checkpoint (issue #15) ---------------------------------------------------------
+
+def to_checkpoint(tmp_path, src, *extra):
+    out = tmp_path / "ckpt_out"
+    p = subprocess.run([CLI, "convert", str(src), "-o", str(out), "--to", "tf-checkpoint", "-q",
+                        *extra], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    made = [q for q in tmp_path.iterdir() if q.name.startswith("ckpt_out") or "keras64-tmp" in q.name]
+    return p, out, made
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_damage_in_entries_not_converted_stops_the_checkpoint_output(tmp_path, case):
+    """--to tf-checkpoint copies the entries it does not convert (strings, the object graph,
+    optimizer and metric state): their stored CRCs are checked as they are copied. One flipped
+    bit in any entry's data: exit 4 naming the key, and neither file appears."""
+    doc = json.loads((TF / case / "expected.json").read_text())
+    keys = keys_of(case)
+    for rel in tf_files(case):
+        if ".data-" not in rel:
+            continue
+        n = (TF / case / rel).stat().st_size
+        for pos in sorted({0, n // 2, n - 1}):
+            d = damaged(tmp_path, case, rel, lambda b: b[:pos] + bytes([b[pos] ^ 4]) + b[pos + 1:])
+            p, out, made = to_checkpoint(tmp_path, d / doc["input"])
+            assert p.returncode == 4, f"{rel} byte {pos}: exit {p.returncode} {p.stderr}"
+            assert any(f":{k}: " in p.stderr or f":{k}[" in p.stderr for k in keys), p.stderr
+            assert made == [], made
+
+
+def test_checkpoint_output_damaged_anywhere_is_refused(tmp_path):
+    """keras64's own tf-checkpoint output, truncated or with a bit flipped anywhere in either
+    file: reading it back is exit 4 (every byte is under a block or entry CRC)."""
+    doc = json.loads((TF / "tf2_module" / "expected.json").read_text())
+    made = tmp_path / "made"
+    made.mkdir()
+    subprocess.run([CLI, "convert", str(TF / "tf2_module" / doc["input"]), "-o", str(made / "ck"),
+                    "--to", "tf-checkpoint", "-q"], check=True, capture_output=True)
+    rng = random.Random(15)
+    for suffix in (".index", ".data-00000-of-00001"):
+        good = (made / f"ck{suffix}").read_bytes()
+        n = len(good)
+        variants = [good[:cut] for cut in sorted({0, 1, n // 3, n // 2, n - 1})]
+        variants += [good[:pos] + bytes([good[pos] ^ (1 << rng.randrange(8))]) + good[pos + 1:]
+                     for pos in sorted({0, n - 1, *(rng.randrange(n) for _ in range(16))})]
+        for bad in variants:
+            d = tmp_path / "bad"
+            shutil.rmtree(d, ignore_errors=True)
+            shutil.copytree(made, d)
+            (d / f"ck{suffix}").write_bytes(bad)
+            out = tmp_path / "o.npz"
+            p = subprocess.run([CLI, "convert", str(d / "ck"), "-o", str(out), "--to", "npz",
+                                "--include-optimizer", "-q"], capture_output=True, text=True,
+                               timeout=60, stdin=subprocess.DEVNULL)
+            assert p.returncode == 4, f"{suffix}: exit {p.returncode} {p.stderr}"
+            assert p.stderr.startswith("keras64: error: ") and len(p.stderr.splitlines()) == 1
             assert not out.exists()
 
 

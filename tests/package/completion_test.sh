@@ -39,7 +39,7 @@ expect "diff" keras64 di
 expect "--help --version" keras64 --
 for sub in inspect convert load diff verify; do contains "$sub" keras64 ""; done
 expect "npz npz-deflate" keras64 convert m.keras -o w.npz --to npz
-for fmt in npy npz npz-deflate memmap weights.h5 keras legacy-h5 safetensors; do
+for fmt in npy npz npz-deflate memmap weights.h5 keras legacy-h5 safetensors tf-checkpoint; do
   contains "$fmt" keras64 convert m.keras --to ""
 done
 expect "all floats" keras64 convert m.keras --cast ""

@@ -66,3 +66,22 @@ def test_checkpoint_with_model_file():
         for a, v in zip(arrays, m["variables"]):
             assert_bit_equal(a, z[v["npz_key"]], v["path"])
     assert len(arrays) == len(m["variables"])
+
+
+@pytest.mark.parametrize("case", ["tf2_module", "sm_mixed"])
+def test_convert_to_tf_checkpoint(tmp_path, case):
+    """keras64.convert(..., to="tf-checkpoint") is the CLI's --to tf-checkpoint: a float64
+    TensorBundle that keras64.load reads back as the input's values widened."""
+    assert "tf-checkpoint" in keras64.formats()
+    doc, values = expected(case)
+    path = TF / case / doc["input"]
+    r = keras64.convert(path, tmp_path / "ck", to="tf-checkpoint")
+    assert r["output"]["format"] == "tf-checkpoint"
+    assert (tmp_path / "ck.index").is_file() and (tmp_path / "ck.data-00000-of-00001").is_file()
+    back = keras64.inspect(tmp_path / "ck", include_optimizer=True)
+    arrays = keras64.load(tmp_path / "ck", include_optimizer=True)
+    for a, t in zip(arrays, back):
+        assert a.dtype == (np.float64 if t.dtype.startswith("float") else values[t.key].dtype)
+        assert_bit_equal(a, values[t.key].astype(a.dtype), t.key)
+    with pytest.raises(ValueError, match="output exists"):
+        keras64.convert(path, tmp_path / "ck", to="tf-checkpoint")

@@ -66,6 +66,11 @@ def load_output(form, out):
         with h5py.File(src, "r") as f:
             return [f[f"layers/{layer}/vars/{v}"][()] for layer in sorted(f["layers"])
                     for v in sorted(f[f"layers/{layer}/vars"], key=int)]
+    if form == "tf-checkpoint":  # entries in key order (get_weights() order for make_weights_h5)
+        import tfbundle
+
+        _, entries, _ = tfbundle.read(out, check_crc=False)
+        return [tfbundle.values(e) for e in entries]
     return load_classic(form, out)
 
 

@@ -57,7 +57,9 @@ Runner add_load(CLI::App& app, Common& common) {
          "Weights in any readable form (npy/memmap directory, npz, safetensors, .weights.h5, "
          ".keras, np.save/np.savez/tofile files)")
       ->required();
-  app.add_option("--into", o->model, "The model: .keras, .weights.h5 (with --model) or legacy .h5")
+  app.add_option("--into", o->model,
+                 "The model: .keras, .weights.h5 (with --model), legacy .h5, or a TensorFlow "
+                 "checkpoint or SavedModel (OUT is then a checkpoint prefix)")
       ->required();
   app.add_option("-o,--output", o->out, "Output: MODEL's format with WEIGHTS' values")->required();
   app.add_option("--model", o->arch, "A .keras of the same model, for a bare .weights.h5");
