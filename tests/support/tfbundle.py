@@ -10,8 +10,8 @@ from k64test import crc32c
 
 MAGIC = bytes.fromhex("57fb808b247547db")
 FLOAT, DOUBLE, STRING, BFLOAT16, HALF = 1, 2, 7, 14, 19
-NUMPY = {1: "<f4", 2: "<f8", 3: "<i4", 4: "u1", 5: "<i2", 6: "i1", 9: "<i8", 10: "?", 17: "<u2",
-         19: "<f2", 22: "<u4", 23: "<u8"}
+NUMPY = {1: "f4", 2: "f8", 3: "i4", 4: "u1", 5: "i2", 6: "i1", 9: "i8", 10: "?", 17: "u2",
+         19: "f2", 22: "u4", 23: "u8"}
 
 
 def unmask(m):
@@ -99,6 +99,7 @@ class Entry:
         self.slices = [v for n, _, v in fs if n == 7]
         self.fields = fs
         self.data = b""
+        self.order = "<"  # the bundle's byte order (header endianness)
 
 
 def read(prefix, check_crc=True):
@@ -108,11 +109,13 @@ def read(prefix, check_crc=True):
     t = table(prefix + ".index")
     assert t[0][0] == b""
     header = t[0][1]
-    nshards = dict((n, v) for n, _, v in fields(header)).get(1, 1)
+    hf = dict((n, v) for n, _, v in fields(header))
+    nshards = hf.get(1, 1)
     shards = [Path(f"{prefix}.data-{i:05d}-of-{nshards:05d}").read_bytes() for i in range(nshards)]
     entries = []
     for key, raw in t[1:]:
         e = Entry(key, raw)
+        e.order = ">" if hf.get(2, 0) == 1 else "<"
         if not e.slices:
             e.data = shards[e.shard][e.offset:e.offset + e.size]
             assert len(e.data) == e.size
@@ -123,19 +126,20 @@ def read(prefix, check_crc=True):
 
 
 def string_crc(e):
-    """The CRC of a DT_STRING entry: its lengths as u32, their masked CRC, then the bytes."""
+    """The CRC of a DT_STRING entry: its lengths as u32 (in the bundle's byte order), their
+    masked CRC, then the bytes."""
     n = int(np.prod(e.shape)) if e.shape else 1
     pos, lens = 0, b""
     for _ in range(n):
         v, pos = varint(e.data, pos)
-        lens += v.to_bytes(4 if v <= 0xFFFFFFFF else 8, "little")
+        lens += v.to_bytes(4 if v <= 0xFFFFFFFF else 8, "big" if e.order == ">" else "little")
     return crc32c(lens + e.data[pos:]) == e.crc
 
 
 def values(e):
     """The entry's data as float64 (floats widened, bfloat16 by its bits) or its own dtype."""
     if e.dtype == BFLOAT16:
-        bits = np.frombuffer(e.data, "<u2").astype(np.uint32) << 16
+        bits = np.frombuffer(e.data, e.order + "u2").astype(np.uint32) << 16
         return bits.view(np.float32).astype(np.float64).reshape(e.shape)
-    a = np.frombuffer(e.data, NUMPY[e.dtype]).reshape(e.shape)
-    return a.astype(np.float64) if e.dtype in (FLOAT, HALF) else a
+    a = np.frombuffer(e.data, e.order + NUMPY[e.dtype]).reshape(e.shape)
+    return a.astype(np.float64) if e.dtype in (FLOAT, HALF) else a.astype(a.dtype.newbyteorder("<"))
