@@ -146,7 +146,8 @@ def test_keras64_reads_the_output_as_the_input(converted, tmp_path):
 def test_load_into_gives_the_input_back(converted, tmp_path):
     """float64 weights (keras64's npz of the input) loaded into the original checkpoint at its own
     dtypes: every value rounds back exactly, so both files are the input's byte for byte (a
-    single-shard input: same layout); with --dtype float64 it is the convert output."""
+    single-shard input written by TensorFlow: same layout, same table); with --dtype float64 it
+    is the convert output."""
     case, out = converted
     src = CASES[case]
     prefix = prefix_of(src)
@@ -155,9 +156,13 @@ def test_load_into_gives_the_input_back(converted, tmp_path):
     assert r["output"]["format"] == "tf-checkpoint" and r["rounding"]["exact"]
     hin, _, _ = tfbundle.read(prefix)
     if {n: v for n, _, v in tfbundle.fields(hin)}.get(1, 1) == 1:
-        assert (tmp_path / "back.index").read_bytes() == Path(str(prefix) + ".index").read_bytes()
+        assert tfbundle.table(tmp_path / "back.index") == tfbundle.table(str(prefix) + ".index")
         assert (tmp_path / "back.data-00000-of-00001").read_bytes() == \
             Path(str(prefix) + ".data-00000-of-00001").read_bytes()
+        # The *_be cases are rewritten by make_big_endian.py, whose table keys the index block by
+        # the last key itself; TensorFlow (and keras64) by its short successor.
+        if not case.endswith("_be"):
+            assert (tmp_path / "back.index").read_bytes() == Path(str(prefix) + ".index").read_bytes()
     else:
         _, eb, _ = tfbundle.read(tmp_path / "back")
         _, ei, _ = tfbundle.read(prefix)

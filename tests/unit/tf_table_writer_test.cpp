@@ -28,7 +28,9 @@ TEST(TfTableWriter, ReencodesEveryGoldenIndexByteForByte) {
   int n = 0;
   for (const char* dir : {"/tf", "/interop/tfkeras"})
     for (const auto& p : fs::recursive_directory_iterator(std::string(KERAS64_TEST_DATA) + dir))
-      if (p.path().extension() == ".index") {
+      // tests/data/tf/*_be are rewritten by make_big_endian.py, not by TensorFlow.
+      if (p.path().extension() == ".index" &&
+          !p.path().parent_path().filename().string().ends_with("_be")) {
         const std::string file = slurp(p.path());
         EXPECT_EQ(build_table(read_table(file)), file) << p.path();
         ++n;
