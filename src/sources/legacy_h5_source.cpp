@@ -35,6 +35,9 @@ std::string join(const std::string& a, const std::string& b) {
   return a.empty() ? b : a + "/" + b;
 }
 
+// The implicit destructor destroys a nlohmann::json, whose destructor may allocate (it flattens
+// nested values onto a std::vector); only std::bad_alloc can escape, ending the process anyway.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 class LegacyH5Source final : public Source {
  public:
   const SourceInfo& info() const override { return info_; }

@@ -64,6 +64,9 @@ bool key_of_class(const std::string& key, const std::string& snake) {
                      [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// The implicit destructor destroys a nlohmann::json, whose destructor may allocate (it flattens
+// nested values onto a std::vector); only std::bad_alloc can escape, ending the process anyway.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 class TfKerasZipSource final : public Source {
  public:
   const SourceInfo& info() const override { return info_; }

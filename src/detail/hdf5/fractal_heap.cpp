@@ -41,8 +41,8 @@ FractalHeap::FractalHeap(const ByteSource& src, std::uint64_t addr) : src_(src),
   const unsigned flags = c.u8();
   checksummed_ = flags & 2;
   const std::uint32_t max_managed = c.u32();
-  c.skip(8 * 7);  // next huge ID, huge B-tree, free space and managed space bookkeeping
-  c.skip(8);      // managed object count
+  c.skip(56);  // 7 x 8 bytes: next huge ID, huge B-tree, free space and managed space bookkeeping
+  c.skip(8);   // managed object count
   const std::uint64_t huge_size = c.u64(), huge_count = c.u64();
   const std::uint64_t tiny_size = c.u64(), tiny_count = c.u64();
   if (huge_size || huge_count) unsupported("fractal heap huge objects");
@@ -131,7 +131,7 @@ std::vector<std::uint8_t> FractalHeap::object(const std::uint8_t* id) {
     const std::uint64_t row_start = row == 0 ? 0 : row0 << (row - 1);
     const std::uint64_t col = (off - row_start) / block_size;
     block_off = row_start + col * block_size;
-    block_addr = root_children_[row * width_ + col];
+    block_addr = root_children_[std::size_t{row} * width_ + col];
     if (block_addr == kUndefined) corrupt("fractal heap ID: object in an unallocated block");
   }
   const auto& b = direct_block(block_addr, block_off, block_size);
