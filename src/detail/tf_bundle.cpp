@@ -134,6 +134,45 @@ std::string encode_slice_key(const std::string& name, const std::vector<Extent>&
   return k;
 }
 
+SliceRun slice_run(const BundleEntry& e, std::uint64_t first, std::uint64_t count) {
+  const std::size_t rank = e.shape.size();
+  std::vector<std::uint64_t> c(rank);
+  std::uint64_t rest = first;
+  for (std::size_t d = rank; d-- > 0;) {
+    c[d] = rest % e.shape[d];
+    rest /= e.shape[d];
+  }
+  auto lo = [&](std::size_t s, std::size_t d) -> std::uint64_t {
+    const auto& x = e.slices[s][d];
+    return x.length < 0 ? 0 : static_cast<std::uint64_t>(x.start);
+  };
+  auto hi = [&](std::size_t s, std::size_t d) -> std::uint64_t {
+    const auto& x = e.slices[s][d];
+    return x.length < 0 ? e.shape[d] : static_cast<std::uint64_t>(x.start + x.length);
+  };
+  std::size_t s = 0;
+  for (; s < e.slices.size(); ++s) {
+    bool in = true;
+    for (std::size_t d = 0; d < rank && in; ++d) in = c[d] >= lo(s, d) && c[d] < hi(s, d);
+    if (in) break;
+  }
+  if (s == e.slices.size())
+    throw Error(Errc::corrupt, e.key + ": no slice holds element " + std::to_string(first));
+  // Axis j: the outermost axis from which every inner axis is covered whole.
+  std::size_t j = rank ? rank - 1 : 0;
+  while (j > 0 && lo(s, j) == 0 && hi(s, j) == e.shape[j]) --j;
+  std::uint64_t inner = 1, within = 0;  // elements per step of axis j; position below it
+  for (std::size_t d = rank; d-- > j + 1;) {
+    within += c[d] * inner;
+    inner *= e.shape[d];
+  }
+  SliceRun r;
+  r.slice = s;
+  r.length = std::min(count, rank ? (hi(s, j) - c[j]) * inner - within : std::uint64_t{1});
+  for (std::size_t d = 0; d < rank; ++d) r.at = r.at * (hi(s, d) - lo(s, d)) + (c[d] - lo(s, d));
+  return r;
+}
+
 Bundle::Bundle(const fs::path& prefix, std::string label) : label_(std::move(label)) {
   auto bad = [&](const std::string& why) { return Error(Errc::corrupt, label_ + ": " + why); };
   const fs::path index_path = prefix.string() + ".index";

@@ -72,6 +72,18 @@ struct BundleEntry {
   std::string slice_name;
 };
 
+/// Where elements of a partitioned tensor are: element `first` of the full tensor (row-major) is
+/// element `at` of slice `slice` (row-major over the slice's own shape), and the `length` elements
+/// from there (at most `count`, at least 1) follow each other in both - as long as the slice and
+/// the tensor are both contiguous: along the innermost axis the slice does not cover whole, and
+/// every axis inside it. Error{corrupt} "<key>: no slice holds element <n>" if none does (Bundle
+/// has checked that the slices tile the tensor).
+struct SliceRun {
+  std::size_t slice = 0;
+  std::uint64_t at = 0, length = 0;
+};
+SliceRun slice_run(const BundleEntry& e, std::uint64_t first, std::uint64_t count);
+
 /// The key TF stores a slice of tensor `name` under (saved_tensor_slice_util.cc,
 /// EncodeTensorNameSlice, OrderedCode encoding).
 std::string encode_slice_key(const std::string& name, const std::vector<Extent>& extents);

@@ -300,60 +300,15 @@ class TfCheckpointSink final : public OrderedSink {
     }
     std::uint64_t count = n / size;
     while (count > 0) {
-      const auto [s, at, run] = slice_run(e, pos_, count);
-      OutEntry& so = out_entries_[e.slice_entries[s]];
-      const std::uint64_t offset = so.offset + at * size;
+      const tf::SliceRun r = tf::slice_run(e, pos_, count);
+      OutEntry& so = out_entries_[e.slice_entries[r.slice]];
+      const std::uint64_t offset = so.offset + r.at * size;
       if (out_->offset() != offset) out_->seek(offset);
-      put(p, static_cast<std::size_t>(run * size), so.crc);
-      p += run * size;
-      pos_ += run;
-      count -= run;
+      put(p, static_cast<std::size_t>(r.length * size), so.crc);
+      p += r.length * size;
+      pos_ += r.length;
+      count -= r.length;
     }
-  }
-
-  // Which slice of partitioned entry `e` holds element `first` of the full tensor, the element's
-  // position in that slice, and how many of the next `count` elements follow it there
-  // contiguously (as long as the slice and the tensor are both contiguous: along the innermost
-  // axis the slice does not cover whole, and every axis inside it).
-  struct Run {
-    std::size_t slice;
-    std::uint64_t at, length;
-  };
-  static Run slice_run(const tf::BundleEntry& e, std::uint64_t first, std::uint64_t count) {
-    const std::size_t rank = e.shape.size();
-    std::vector<std::uint64_t> c(rank);
-    for (std::size_t d = rank; d-- > 0;) {
-      c[d] = first % e.shape[d];
-      first /= e.shape[d];
-    }
-    auto lo = [&](std::size_t s, std::size_t d) -> std::uint64_t {
-      const auto& x = e.slices[s][d];
-      return x.length < 0 ? 0 : static_cast<std::uint64_t>(x.start);
-    };
-    auto hi = [&](std::size_t s, std::size_t d) -> std::uint64_t {
-      const auto& x = e.slices[s][d];
-      return x.length < 0 ? e.shape[d] : static_cast<std::uint64_t>(x.start + x.length);
-    };
-    std::size_t s = 0;
-    for (; s < e.slices.size(); ++s) {
-      bool in = true;
-      for (std::size_t d = 0; d < rank && in; ++d) in = c[d] >= lo(s, d) && c[d] < hi(s, d);
-      if (in) break;
-    }
-    // The bundle checked that the slices tile the tensor.
-    if (s == e.slices.size()) throw Error(Errc::internal, e.key + ": no slice holds an element");
-    std::size_t j = rank ? rank - 1 : 0;
-    while (j > 0 && lo(s, j) == 0 && hi(s, j) == e.shape[j]) --j;
-    std::uint64_t inner = 1, within = 0;
-    for (std::size_t d = rank; d-- > j + 1;) {
-      within += c[d] * inner;
-      inner *= e.shape[d];
-    }
-    const std::uint64_t run =
-        std::min(count, rank ? (hi(s, j) - c[j]) * inner - within : std::uint64_t{1});
-    std::uint64_t at = 0;
-    for (std::size_t d = 0; d < rank; ++d) at = at * (hi(s, d) - lo(s, d)) + (c[d] - lo(s, d));
-    return {s, at, run};
   }
 
   void on_close(std::size_t) override {}

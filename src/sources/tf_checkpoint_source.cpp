@@ -373,52 +373,19 @@ class TfCheckpointSource final : public Source {
   }
 
   // Elements [first, first + count) of a partitioned tensor, from the slices that hold them.
-  // A run is as long as the slice and the tensor are both contiguous: along the innermost axis
-  // the slice does not cover whole, and every axis inside it.
   void read_sliced(const tf::BundleEntry& e, std::uint64_t first, std::uint64_t count,
                    std::size_t size, char* dst) {
-    const std::size_t rank = e.shape.size();
-    std::vector<std::uint64_t> c(rank);
     while (count > 0) {
-      std::uint64_t rest = first;
-      for (std::size_t d = rank; d-- > 0;) {
-        c[d] = rest % e.shape[d];
-        rest /= e.shape[d];
+      tf::SliceRun r;
+      try {
+        r = tf::slice_run(e, first, count);
+      } catch (const Error& err) {
+        throw Error(err.code(), bundle_.label() + ":" + err.what());
       }
-      std::size_t s = 0;
-      auto lo = [&](std::size_t k, std::size_t d) -> std::uint64_t {
-        const auto& x = e.slices[k][d];
-        return x.length < 0 ? 0 : static_cast<std::uint64_t>(x.start);
-      };
-      auto hi = [&](std::size_t k, std::size_t d) -> std::uint64_t {
-        const auto& x = e.slices[k][d];
-        return x.length < 0 ? e.shape[d] : static_cast<std::uint64_t>(x.start + x.length);
-      };
-      for (; s < e.slices.size(); ++s) {
-        bool in = true;
-        for (std::size_t d = 0; d < rank && in; ++d) in = c[d] >= lo(s, d) && c[d] < hi(s, d);
-        if (in) break;
-      }
-      if (s == e.slices.size())
-        throw Error(Errc::corrupt, bundle_.label() + ":" + e.key + ": no slice holds element " +
-                                       std::to_string(first));
-      // Axis j: the outermost axis from which every inner axis is covered whole.
-      std::size_t j = rank ? rank - 1 : 0;
-      while (j > 0 && lo(s, j) == 0 && hi(s, j) == e.shape[j]) --j;
-      std::uint64_t inner = 1, within = 0;  // elements per step of axis j; position below it
-      for (std::size_t d = rank; d-- > j + 1;) {
-        within += c[d] * inner;
-        inner *= e.shape[d];
-      }
-      const std::uint64_t run =
-          std::min(count, rank ? (hi(s, j) - c[j]) * inner - within : std::uint64_t{1});
-      // Flat position inside the slice (C order over the slice's own shape).
-      std::uint64_t pos = 0;
-      for (std::size_t d = 0; d < rank; ++d) pos = pos * (hi(s, d) - lo(s, d)) + (c[d] - lo(s, d));
-      bundle_.read(e.slice_entries[s], pos * size, run * size, dst);
-      dst += run * size;
-      first += run;
-      count -= run;
+      bundle_.read(e.slice_entries[r.slice], r.at * size, r.length * size, dst);
+      dst += r.length * size;
+      first += r.length;
+      count -= r.length;
     }
   }
 
