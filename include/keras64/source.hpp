@@ -71,8 +71,9 @@ struct FileExtent {
 struct TensorChecksum {
   /// "crc32c": keras64's CRC32C of the bytes read() returns (the tensor's bytes as written,
   /// little-endian), in `value`. "fletcher32": HDF5's filter on the dataset's chunks, which HDF5
-  /// itself checks as read() reads them (`value` unused). Issue #14 adds TensorFlow's masked
-  /// CRC32C of checkpoint tensors here.
+  /// itself checks as read() reads them (`value` unused). "tf-crc32c": TensorFlow's CRC32C of a
+  /// checkpoint entry's stored bytes (one per slice of a partitioned tensor), which read()
+  /// checks as the bytes pass.
   std::string kind;
   std::uint32_t value = 0;
   /// Where the file records it, for messages: "w/manifest.json", "w.safetensors:__metadata__",

@@ -9,6 +9,9 @@
 //                 list in a safetensors __metadata__, the "keras64.crc32c" uint32 attribute of
 //                 the datasets of weights.h5 / keras / legacy-h5 outputs
 //   "fletcher32"  HDF5's fletcher32 filter, which HDF5 checks as each chunk is read
+//   "tf-crc32c"   TensorFlow's masked CRC32C of every checkpoint entry (each slice of a
+//                 partitioned variable), checked as the entry's bytes are read; table block
+//                 CRCs are checked when the checkpoint is opened
 //   "zip-crc32"   the CRC-32 of every member of a zip archive (config.json, model.weights.h5,
 //                 assets, npz members), stored or deflated
 //
@@ -52,7 +55,7 @@ struct VerifyReport {
   std::size_t zip_members = 0;      ///< zip members whose CRC-32 was checked
   std::uint64_t zip_bytes = 0;      ///< their uncompressed bytes
   /// The checksum kinds found and checked, in the order above ("crc32c", "fletcher32",
-  /// "zip-crc32").
+  /// "tf-crc32c", "zip-crc32").
   std::vector<std::string> kinds;
   /// Tensors no checksum covers (by name): their bytes could not be verified.
   std::vector<std::string> unchecked;

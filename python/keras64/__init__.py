@@ -400,7 +400,8 @@ def verify(path: PathLike, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
            progress: Progress = None) -> dict:
     """Checks every checksum ``path`` carries, as ``keras64 verify`` does: keras64's CRC32C per
     tensor (npy/memmap manifests, safetensors metadata, HDF5 dataset attributes), HDF5's
-    fletcher32 filter, and the CRC-32 of every zip member (.keras, .npz).
+    fletcher32 filter, TensorFlow's CRC32C of every checkpoint entry, and the CRC-32 of every zip
+    member (.keras, .npz).
 
     Returns ``{"source", "verified", "checksums", "tensors", "tensors_checked", "bytes_checked",
     "zip_members", "zip_bytes", "unchecked"}``; ``verified`` is False when the file carries no

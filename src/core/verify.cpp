@@ -14,7 +14,7 @@ namespace keras64 {
 namespace {
 
 // The kinds in the order the report lists them.
-constexpr const char* kKinds[] = {"crc32c", "fletcher32", "zip-crc32"};
+constexpr const char* kKinds[] = {"crc32c", "fletcher32", "tf-crc32c", "zip-crc32"};
 
 void add_kind(VerifyReport& r, const std::string& kind) {
   if (std::find(r.kinds.begin(), r.kinds.end(), kind) == r.kinds.end()) r.kinds.push_back(kind);
@@ -34,7 +34,7 @@ void check_cancel(const VerifyOptions& o) {
 }
 
 // Reads tensor i through and compares what it computes with what the file records. Fletcher32
-// needs no computing here: HDF5 checks it as read() reads the chunks.
+// and TensorFlow's CRC32C need no computing here: read() checks them as the bytes pass.
 void check_tensor(Source& src, std::size_t i, const std::vector<TensorChecksum>& sums,
                   std::vector<unsigned char>& buf, Progress& progress, const VerifyOptions& o) {
   const TensorInfo& t = src.tensors()[i];

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from k64test import GOLDEN, crc32c, flip_bit as flip, run, zip_member_offset  # noqa: E402
+from k64test import DATA, GOLDEN, crc32c, flip_bit as flip, run, zip_member_offset  # noqa: E402
 
 MLP = GOLDEN / "mlp"
 
@@ -227,3 +227,23 @@ def test_widened_unlisted_dataset_drops_the_inputs_checksum(tmp_path):
         assert f["optimizer/vars/2"].dtype == np.float64
         assert "keras64.crc32c" not in f["optimizer/vars/2"].attrs
     assert verify(out).returncode == 0
+
+
+def test_tensorflow_checkpoint_crcs(tmp_path):
+    """A TF checkpoint's entry CRC32Cs (TensorBundle) are what verify checks: intact -> exit 0
+    with every tensor checked; one byte of a tensor's data flipped -> exit 4 naming its key."""
+    src = DATA / "tf" / "tf2_module"
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    for f in src.iterdir():
+        (ck / f.name).write_bytes(f.read_bytes())
+    j = json.loads(verify(ck / "ckpt-1", "--json", check=True).stdout)
+    assert (j["verified"], j["checksums"], j["unchecked"]) == (True, ["tf-crc32c"], [])
+    assert j["tensors_checked"] == j["tensors"] > 0
+    ts = json.loads(run("inspect", ck / "ckpt-1", "--json", "--include-optimizer").stdout)["tensors"]
+    assert j["tensors"] == len(ts)
+    data = ck / "ckpt-1.data-00000-of-00001"
+    flip(data, data.stat().st_size - 3)  # inside the last entry's bytes
+    p = verify(ck / "ckpt-1")
+    assert p.returncode == 4 and p.stdout == ""
+    assert p.stderr.startswith("keras64: error: ") and "CRC" in p.stderr and p.stderr.count("\n") == 1

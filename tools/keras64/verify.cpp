@@ -43,7 +43,8 @@ Runner add_verify(CLI::App& app, Common& common) {
     for (const auto& k : r.kinds) kinds += (kinds.empty() ? "" : ", ") + k;
     std::cout << head << "intact (" << kinds << ")\n";
     std::cout << "  tensors: " << r.tensors_checked << " of " << r.tensors << " covered";
-    if (r.bytes_checked) std::cout << ", " << human_bytes(r.bytes_checked) << " checked per tensor";
+    if (r.bytes_checked)
+      std::cout << ", " << human_bytes(r.bytes_checked) << " read against per-tensor checksums";
     std::cout << "\n";
     if (r.zip_members)
       std::cout << "  zip: " << r.zip_members << " members, " << human_bytes(r.zip_bytes)
