@@ -231,7 +231,9 @@ def test_widened_unlisted_dataset_drops_the_inputs_checksum(tmp_path):
 
 def test_tensorflow_checkpoint_crcs(tmp_path):
     """A TF checkpoint's entry CRC32Cs (TensorBundle) are what verify checks: intact -> exit 0
-    with every tensor checked; one byte of a tensor's data flipped -> exit 4 naming its key."""
+    with every tensor checked; one byte of a float tensor's data flipped -> exit 4 naming the
+    checkpoint and the tensor's key."""
+    import tfbundle  # tests/support, on the path through k64test's folder
     src = DATA / "tf" / "tf2_module"
     ck = tmp_path / "ck"
     ck.mkdir()
@@ -242,8 +244,10 @@ def test_tensorflow_checkpoint_crcs(tmp_path):
     assert j["tensors_checked"] == j["tensors"] > 0
     ts = json.loads(run("inspect", ck / "ckpt-1", "--json", "--include-optimizer").stdout)["tensors"]
     assert j["tensors"] == len(ts)
-    data = ck / "ckpt-1.data-00000-of-00001"
-    flip(data, data.stat().st_size - 3)  # inside the last entry's bytes
+    _, entries, _ = tfbundle.read(ck / "ckpt-1")
+    e = next(e for e in entries if e.dtype == tfbundle.FLOAT and e.size >= 8 and not e.slices)
+    flip(ck / "ckpt-1.data-00000-of-00001", e.offset + e.size - 2)
     p = verify(ck / "ckpt-1")
-    assert p.returncode == 4 and p.stdout == ""
-    assert p.stderr.startswith("keras64: error: ") and "CRC" in p.stderr and p.stderr.count("\n") == 1
+    assert (p.returncode, p.stdout) == (4, "")
+    assert p.stderr.startswith(f"keras64: error: {ck / 'ckpt-1'}:{e.key.decode()}") and \
+        "CRC32C" in p.stderr and p.stderr.count("\n") == 1, p.stderr

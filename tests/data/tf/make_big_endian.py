@@ -31,29 +31,14 @@ MAGIC = struct.pack("<Q", 0xdb4775248b80fb57)
 # --- CRC32C: the test suite's own (tests/support/k64test.py), and TF's mask ---------------------
 sys.path.insert(0, str(HERE.parents[1] / "support"))
 from k64test import crc32c  # noqa: E402
+from tfbundle import unmask, varint as get_varint  # noqa: E402
 
 
 def mask(c):
     return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xa282ead8) & 0xFFFFFFFF
 
 
-def unmask(m):
-    r = (m - 0xa282ead8) & 0xFFFFFFFF
-    return ((r >> 17) | (r << 15)) & 0xFFFFFFFF
-
-
 # --- varints and protobuf fields -----------------------------------------------------------------
-def get_varint(b, p):
-    r = s = 0
-    while True:
-        c = b[p]
-        p += 1
-        r |= (c & 0x7F) << s
-        s += 7
-        if c < 0x80:
-            return r, p
-
-
 def put_varint(v):
     out = bytearray()
     while v >= 0x80:
