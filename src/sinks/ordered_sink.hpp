@@ -7,8 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
+#include "detail/crc32c_worker.hpp"
 #include "keras64/sink.hpp"
 
 namespace keras64::detail {
@@ -40,7 +42,8 @@ class OrderedSink : public Sink {
 
   /// Formats with room for a checksum per tensor call this in their constructor: write() then
   /// computes the CRC32C (Castagnoli, as iSCSI and TensorFlow; detail::Crc32c) of each tensor's
-  /// bytes as they pass, so recording it costs no second pass over the output.
+  /// bytes as they pass, so recording it costs no second pass over the output; large writes are
+  /// checksummed on a second thread while on_append() writes them.
   void record_crc32c() { crc_on_ = true; }
   /// The CRC32C of tensor `index`'s bytes (all of them: valid from on_close(index) on).
   std::uint32_t crc32c(std::size_t index) const { return crcs_.at(index); }
@@ -57,8 +60,9 @@ class OrderedSink : public Sink {
   bool open_ = false;
   std::uint64_t done_ = 0;  // bytes of the open tensor so far
   bool crc_on_ = false;
-  std::uint32_t crc_ = 0;            // of the open tensor so far (detail::Crc32c state)
-  std::vector<std::uint32_t> crcs_;  // per plan index, once closed
+  std::uint32_t crc_ = 0;                     // of the open tensor so far (detail::Crc32c state)
+  std::vector<std::uint32_t> crcs_;           // per plan index, once closed
+  std::unique_ptr<Crc32cWorker> crc_worker_;  // from begin(), when crc_on_
 };
 
 /// Refuses an existing `target` unless `force`, and a missing parent directory, with

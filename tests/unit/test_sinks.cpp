@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -489,5 +490,40 @@ TEST(Sinks, UnwidenedFloatsKeepTheirDtype) {
       EXPECT_NE(w0.find("'descr': '<u2'"), std::string::npos);
       EXPECT_EQ(w0.substr(128), std::string(reinterpret_cast<const char*>(bf), sizeof bf));
     }
+  }
+}
+
+namespace {
+
+// A bit-at-a-time CRC32C (reflected 0x82F63B78): the reference the sinks' fast path must match.
+std::uint32_t reference_crc32c(const std::vector<unsigned char>& bytes) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) {
+    crc ^= b;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xFFFFFFFFu;
+}
+
+}  // namespace
+
+// Large writes are checksummed on a second thread while they are written, small ones in line:
+// every split of a tensor into writes records the same CRC32C, the one of all its bytes.
+TEST(NpyDirSink, Crc32cIsTheSameForEverySplitOfTheWrites) {
+  std::vector<unsigned char> bytes(std::size_t{1} << 20);  // int64: passed through unchanged
+  std::mt19937 rng(7);
+  for (auto& b : bytes) b = static_cast<unsigned char>(rng());
+  char expected[9];
+  std::snprintf(expected, sizeof expected, "%08x", reference_crc32c(bytes));
+  // 1 MiB in one write, in 700,000 + 348,576 (both on the worker), in 100,000-byte writes (in
+  // line) and in 300,000-byte writes (worker, then an in-line tail).
+  for (std::size_t chunk :
+       {std::size_t{4} << 20, std::size_t{700000}, std::size_t{100000}, std::size_t{300000}}) {
+    ScratchDir dir;
+    FakeSource src({"m.keras", "keras3", "3.15.1", "m", true, "", {}});
+    src.add(tensor("counts", DType::i64, {std::int64_t{1} << 17}), bytes);
+    run(src, "npy", dir / "out", chunk);
+    const auto m = nlohmann::json::parse(keras64::test::read_file(dir / "out" / "manifest.json"));
+    EXPECT_EQ(m["tensors"][0]["crc32c"], expected) << "chunk " << chunk;
   }
 }
