@@ -115,7 +115,7 @@ class TfCheckpointSink final : public OrderedSink {
     const std::string& label = plan().source.file;
     const auto located = tf_bundle_prefix(label);
     if (!located) throw Error(Errc::internal, shown() + ": " + label + " has no bundle prefix");
-    const fs::path in_prefix = *located;
+    const fs::path& in_prefix = *located;
     in_.emplace(in_prefix, label);
     // The table's values as stored: each entry's proto is rewritten from its own bytes, so that
     // fields keras64 does not declare are kept.

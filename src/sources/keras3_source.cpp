@@ -273,7 +273,7 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
   // Every shard named in the map, in name order (shards are numbered _00000, _00001, ...).
   std::set<std::string> shards;
   for (const auto& item : index["weight_map"].items()) {
-    const std::string group = item.key();  // named copies: clang 14 cannot capture bindings
+    const std::string& group = item.key();  // named: clang 14 cannot capture bindings
     const json& files = item.value();
     auto add = [&](const json& f) {
       if (!f.is_string())

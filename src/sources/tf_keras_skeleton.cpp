@@ -60,6 +60,7 @@ void names_attr(hid_t obj, const char* name, const std::vector<std::string>& val
   h5::check(H5Tset_size(ty.get(), H5T_VARIABLE), "H5Tset_size", Errc::internal);
   H5Tset_cset(ty.get(), H5T_CSET_UTF8);
   std::vector<const char*> ptrs;
+  ptrs.reserve(values.size());
   for (const auto& v : values) ptrs.push_back(v.c_str());
   h5::Id a = checked(H5Acreate2(obj, name, ty.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
                      "cannot create attribute");

@@ -226,11 +226,11 @@ struct Reader::State {
   }
 };
 
-Reader::Reader(const std::string& path, std::string label)
-    : Reader(path, 0, kUndefined, std::move(label)) {}
+Reader::Reader(const std::string& path, const std::string& label)
+    : Reader(path, 0, kUndefined, label) {}
 
 Reader::Reader(const std::string& path, std::uint64_t offset, std::uint64_t size,
-               std::string label) {
+               const std::string& label) {
   // File-level failures name just the file: "model.keras:model.weights.h5: truncated: ...".
   try {
     auto src = size == kUndefined ? ByteSource(path) : ByteSource(path, offset, size);

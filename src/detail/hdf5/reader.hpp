@@ -68,9 +68,10 @@ struct Dataset {
 class Reader {
  public:
   /// Opens a whole file; `label` names it in errors ("model.h5").
-  Reader(const std::string& path, std::string label);
+  Reader(const std::string& path, const std::string& label);
   /// Opens bytes [offset, offset + size) of `path` (a stored zip member) as an HDF5 file.
-  Reader(const std::string& path, std::uint64_t offset, std::uint64_t size, std::string label);
+  Reader(const std::string& path, std::uint64_t offset, std::uint64_t size,
+         const std::string& label);
   ~Reader();
   Reader(Reader&&) noexcept;
   Reader& operator=(Reader&&) noexcept;
