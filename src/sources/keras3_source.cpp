@@ -9,11 +9,10 @@
 
 #include "detail/file.hpp"
 #include "detail/json_util.hpp"
-#include "detail/temp_file.hpp"
-#include "detail/zip_crc_check.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
 #include "sources/keras3_layout.hpp"
+#include "sources/keras_archive.hpp"
 #include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 #include "sources/weights_tree.hpp"
@@ -24,66 +23,6 @@ using nlohmann::json;
 namespace keras64::detail {
 namespace {
 
-// The parts of a `.keras` archive keras64 uses. Keras stores `model.weights.h5` uncompressed: it
-// is then read in place (WeightsTree::add_member: keras64's HDF5 reader over its byte range). A
-// deflated member, which Keras never writes, is extracted to a temporary file.
-struct KerasArchive {
-  std::string label;  // the archive path as the user gave it
-  std::string config_text;
-  json config;
-  std::string keras_version;
-  ZipEntry weights_entry;
-  mutable std::unique_ptr<TempFile> weights;  // the extracted member, made on demand
-
-  explicit KerasArchive(const fs::path& path) : label(path.string()) {
-    ZipReader zip(path);
-    const ZipEntry* cfg = zip.find("config.json");
-    if (!cfg) throw Error(Errc::corrupt, label + ": not a .keras archive: no config.json member");
-    config_text = zip.read_all(*cfg);
-    config = parse_json(config_text, label + ":config.json");
-    if (const ZipEntry* meta = zip.find("metadata.json")) {
-      json m = parse_json(zip.read_all(*meta, 1 << 20), label + ":metadata.json");
-      if (m.is_object() && m.contains("keras_version") && m["keras_version"].is_string())
-        keras_version = m["keras_version"].get<std::string>();
-    }
-    const ZipEntry* w = zip.find("model.weights.h5");
-    if (!w) {
-      if (zip.find("model.weights.npz"))
-        throw Error(Errc::unsupported, label +
-                                           ":model.weights.npz: the npz weights store holds "
-                                           "pickled objects and is not supported");
-      throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
-    }
-    weights_entry = *w;
-  }
-
-  bool stored() const { return weights_entry.method == 0; }
-
-  // The member as a file of its own: extracted (once) to a temporary file.
-  const fs::path& extracted_weights() const {
-    if (!weights) {
-      auto tmp = std::make_unique<TempFile>("weights");
-      ZipReader zip(label);
-      const ZipEntry* w = zip.find("model.weights.h5");
-      if (!w)
-        throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
-      File out = File::create_truncate(tmp->path());
-      zip.read(*w, [&](const void* p, std::size_t n) { out.write_all(p, n); });
-      out.close();
-      weights = std::move(tmp);
-    }
-    return weights->path();
-  }
-
-  void add_weights_to(WeightsTree& tree) const {
-    const std::string member = label + ":model.weights.h5";
-    if (stored())
-      tree.add_member(member, label, weights_entry.data_offset, weights_entry.size);
-    else
-      tree.add_file(member, extracted_weights().string());
-  }
-};
-
 class Keras3Source final : public Source {
  public:
   const SourceInfo& info() const override { return info_; }
@@ -91,28 +30,20 @@ class Keras3Source final : public Source {
   std::string config_json() const override { return config_text_; }
   std::vector<NativeFile> native_files() const override {
     // A stored `.keras` member is given as its byte range of the archive (read in place); a
-    // deflated one is extracted, once, when first asked for.
-    if (archive_ && native_.empty()) {
-      const KerasArchive& a = *archive_;
-      const std::string label = a.label + ":model.weights.h5";
-      if (a.stored())
-        native_.push_back({a.label, label, "model.weights.h5", a.weights_entry.data_offset,
-                           a.weights_entry.size});
-      else
-        native_.push_back({a.extracted_weights(), label, "model.weights.h5"});
-    }
+    // deflated one was extracted at open.
+    if (archive_ && native_.empty()) native_.push_back(archive_->weights_file());
     return native_;
   }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     checked_read(tensors_, index, first, count);
-    if (crc_check_) crc_check_->start();
+    if (archive_) archive_->start_weights_crc();
     tree_.read(*refs_[index], first, count, dst);
   }
   std::vector<std::vector<TensorChecksum>> tensor_checksums() const override {
     return tree_.checksums(refs_);
   }
   void verify_checksums() override {
-    if (crc_check_) crc_check_->finish();
+    if (archive_) archive_->verify_weights_crc();
   }
 
   // Builds the tensor list. `config` guides the order; `reference` (the --model archive's own
@@ -169,11 +100,8 @@ class Keras3Source final : public Source {
   WeightsTree tree_;
   mutable std::vector<NativeFile> native_;
   std::string config_text_;
-  std::unique_ptr<KerasArchive> archive_;    // keeps an extracted member alive
+  std::unique_ptr<KerasArchive> archive_;    // the .keras input (its weights are read from it)
   std::unique_ptr<KerasArchive> reference_;  // the --model archive
-  // The CRC-32 of a stored model.weights.h5, which HDF5 reads in place (a deflated member is
-  // checked as it is extracted).
-  std::unique_ptr<ZipCrcCheck> crc_check_;
 
  private:
   // A vars group of the architecture with more datasets than the architecture has: Keras refuses
@@ -195,14 +123,6 @@ class Keras3Source final : public Source {
   std::vector<const DatasetRef*> refs_;
 };
 
-std::string model_name(const json& config) {
-  if (config.is_object() && config.contains("config") && config["config"].is_object()) {
-    const auto& c = config["config"];
-    if (c.contains("name") && c["name"].is_string()) return c["name"].get<std::string>();
-  }
-  return "";
-}
-
 // Loads the --model architecture: a `.keras` archive whose config and weights describe the model.
 std::unique_ptr<KerasArchive> load_architecture(const OpenOptions& opts, WeightsTree& ref_tree) {
   if (opts.model.empty()) return nullptr;
@@ -219,9 +139,10 @@ void finish_bare(Keras3Source& src, const OpenOptions& opts) {
   WeightsTree ref_tree;
   src.reference_ = load_architecture(opts, ref_tree);
   if (src.reference_) {
-    src.config_text_ = src.reference_->config_text;
-    src.info_.model_name = model_name(src.reference_->config);
-    src.build(&src.reference_->config, &ref_tree, src.reference_->label, opts.include_optimizer);
+    const KerasArchive& ref = *src.reference_;
+    src.config_text_ = ref.config_text();
+    src.info_.model_name = ref.model_name();
+    src.build(&ref.config(), &ref_tree, ref.label(), opts.include_optimizer);
   } else {
     src.build(nullptr, nullptr, "", opts.include_optimizer);
   }
@@ -238,17 +159,14 @@ void require_keras_layout(const WeightsTree& tree, const std::string& label) {
 std::unique_ptr<Source> open_keras3_zip(const fs::path& path, const OpenOptions& opts) {
   auto src = std::make_unique<Keras3Source>();
   src->archive_ = std::make_unique<KerasArchive>(path);
-  const KerasArchive& a = *src->archive_;
-  src->info_.file = a.label;
+  KerasArchive& a = *src->archive_;
+  src->info_.file = a.label();
   src->info_.kind = "keras3";
-  src->info_.keras_version = a.keras_version;
-  src->info_.model_name = model_name(a.config);
-  src->config_text_ = a.config_text;
-  a.add_weights_to(src->tree_);  // native_files() extracts the member only if asked
-  if (a.stored())
-    src->crc_check_ =
-        std::make_unique<ZipCrcCheck>(a.label, a.label, std::vector<ZipEntry>{a.weights_entry});
-  src->build(&a.config, nullptr, "", opts.include_optimizer);
+  src->info_.keras_version = a.keras_version();
+  src->info_.model_name = a.model_name();
+  src->config_text_ = a.config_text();
+  a.add_weights_to(src->tree_);
+  src->build(&a.config(), nullptr, "", opts.include_optimizer);
   return src;
 }
 

@@ -20,6 +20,7 @@
 #include "detail/json_util.hpp"
 #include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
+#include "sources/keras_archive.hpp"
 #include "sources/legacy_layout.hpp"
 #include "sources/source_util.hpp"
 #include "sources/sources.hpp"
@@ -160,12 +161,9 @@ class LegacyH5Source final : public Source {
   void load_architecture(const fs::path& model) {
     model_label_ = model.string();
     if (ZipReader::has_signature(model)) {
-      ZipReader zip(model);
-      const ZipEntry* cfg = zip.find("config.json");
-      if (!cfg)
-        throw Error(Errc::invalid_argument, model_label_ + ": --model archive has no config.json");
-      config_text_ = zip.read_all(*cfg);
-      config_ = parse_json(config_text_, model_label_ + ":config.json");
+      const KerasArchive arch(model);  // only its config: the weights are the file's own
+      config_text_ = arch.config_text();
+      config_ = arch.config();
     } else if (hdf5::has_signature(model.string())) {
       hdf5::Reader f(model.string(), model_label_);
       auto text = f.string_attr(f.root(), "model_config");

@@ -22,12 +22,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "detail/file.hpp"
-#include "detail/json_util.hpp"
-#include "detail/temp_file.hpp"
-#include "detail/zip_reader.hpp"
 #include "keras64/error.hpp"
 #include "sources/keras3_layout.hpp"
+#include "sources/keras_archive.hpp"
 #include "sources/legacy_layout.hpp"
 #include "sources/source_util.hpp"
 #include "sources/sources.hpp"
@@ -38,15 +35,6 @@ using nlohmann::json;
 
 namespace keras64::detail {
 namespace {
-
-std::string tf_version(const ZipReader& zip) {
-  const ZipEntry* meta = zip.find("metadata.json");
-  if (!meta) return "";
-  json m = json::parse(zip.read_all(*meta, 1 << 20), nullptr, false);
-  if (!m.is_object() || !m.contains("keras_version") || !m["keras_version"].is_string()) return "";
-  const std::string v = m["keras_version"].get<std::string>();
-  return v.rfind("2.", 0) == 0 ? v : "";
-}
 
 bool save_order_less(const std::string& a, const std::string& b) {
   const bool ua = !a.empty() && a[0] == '_', ub = !b.empty() && b[0] == '_';
@@ -72,38 +60,27 @@ class TfKerasZipSource final : public Source {
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string config_json() const override { return config_text_; }
-  std::vector<NativeFile> native_files() const override {
-    return {{weights_->path(), member_, "model.weights.h5"}};
-  }
+  std::vector<NativeFile> native_files() const override { return {archive_->weights_file()}; }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     checked_read(tensors_, index, first, count);
+    archive_->start_weights_crc();
     tree_.read(*refs_[index], first, count, dst);
   }
+  void verify_checksums() override { archive_->verify_weights_crc(); }
   std::vector<std::vector<TensorChecksum>> tensor_checksums() const override {
     return tree_.checksums(refs_);
   }
 
   void open(const fs::path& path, const OpenOptions& opts) {
-    const std::string label = path.string();
-    ZipReader zip(path);
-    info_.file = label;
+    archive_ = std::make_unique<KerasArchive>(path);
+    info_.file = archive_->label();
     info_.kind = "tfkeras";  // a .keras archive written by tf.keras 2.x
-    info_.keras_version = tf_version(zip);
-    const ZipEntry* cfg = zip.find("config.json");
-    if (!cfg) throw Error(Errc::corrupt, label + ": not a .keras archive: no config.json member");
-    config_text_ = zip.read_all(*cfg);
-    config_ = parse_json(config_text_, label + ":config.json");
-    if (config_.is_object() && config_.contains("config") && config_["config"].is_object())
-      info_.model_name = config_["config"].value("name", "");
-    const ZipEntry* w = zip.find("model.weights.h5");
-    if (!w)
-      throw Error(Errc::corrupt, label + ": not a .keras archive: no model.weights.h5 member");
-    weights_ = std::make_unique<TempFile>("weights");
-    File out = File::create_truncate(weights_->path());
-    zip.read(*w, [&](const void* p, std::size_t n) { out.write_all(p, n); });
-    out.close();
-    member_ = label + ":model.weights.h5";
-    tree_.add_file(member_, weights_->path().string());
+    info_.keras_version = archive_->keras_version();
+    info_.model_name = archive_->model_name();
+    config_text_ = archive_->config_text();
+    config_ = archive_->config();
+    member_ = info_.file + ":model.weights.h5";
+    archive_->add_weights_to(tree_);
     for (const auto& [real, ref] : tree_.all_datasets()) {
       std::string norm = real;
       std::replace(norm.begin(), norm.end(), '\\', '/');
@@ -266,7 +243,7 @@ class TfKerasZipSource final : public Source {
 
   SourceInfo info_;
   WeightsTree tree_;
-  std::unique_ptr<TempFile> weights_;
+  std::unique_ptr<KerasArchive> archive_;
   std::string member_;
   std::string config_text_;
   json config_;
@@ -280,10 +257,9 @@ class TfKerasZipSource final : public Source {
 
 bool is_tfkeras_zip(const fs::path& path) {
   try {
-    ZipReader zip(path);
-    return zip.find("config.json") && zip.find("model.weights.h5") && !tf_version(zip).empty();
+    return KerasArchive(path).keras_version().starts_with("2.");
   } catch (const Error&) {
-    return false;  // the Keras 3 reader reports a damaged archive
+    return false;  // the Keras 3 source reports a damaged archive (the same reader, the same rule)
   }
 }
 
