@@ -16,6 +16,18 @@ sizes) goes to stdout and to --results (bench/results.md).
 `sync` runs before every timed run so that no run pays for the previous one's writeback.
 With --drop-caches (root only) `echo 3 > /proc/sys/vm/drop_caches` also runs before each run,
 so inputs are read cold from disk; by default inputs are warm in the page cache for both sides.
+
+The disk's floor (issue #18): in every cell of an uncompressed output, each repetition also runs
+`dd if=/dev/zero bs=4M oflag=direct conv=fsync` writing the same number of bytes as keras64's
+output to the same directory, so keras64's time is also given as a ratio to what the device
+allows at that moment (the median of the per-repetition ratios: the sides of one repetition run
+back to back, so a disturbance that lasts minutes moves both). keras64, the floor and numpy take
+turns going first. Sizes: 1 and 4 GB by default; --huge adds 16 GB (.weights.h5 input only: the
+model, the .keras copy and a 32 GB output would not fit beside each other; needs ~50 GB free).
+Per run: wall time, CPU time (user + system of the child) and peak RSS.
+
+--writers auto,page-cache,direct-sync times keras64 once per KERAS64_WRITER setting (how its
+outputs reach the device: src/detail/writeback.hpp), alternating, one table row each.
 """
 import argparse
 import json
@@ -86,6 +98,8 @@ def generate(path_h5, path_keras, size_bytes, dtype):
                                   "build_config": {"input_shape": [None, fan_in]}})
         f.create_group("vars").attrs["name"] = "sequential"
     os.replace(tmp, path_h5)
+    if path_keras == "-":
+        return
     config = {"module": "keras", "class_name": "Sequential",
               "config": {"name": "sequential", "trainable": True, "layers": config_layers},
               "registered_name": None}
@@ -99,10 +113,12 @@ def generate(path_h5, path_keras, size_bytes, dtype):
     os.replace(tmp, path_keras)
 
 
-def ensure_model(workdir, size_mb, dtype="float32"):
+def ensure_model(workdir, size_mb, dtype="float32", with_keras=True):
     base = os.path.join(workdir, f"model_{size_mb}mb_{dtype}")
     h5, keras = base + ".weights.h5", base + ".keras"
-    if not (os.path.exists(h5) and os.path.exists(keras)):
+    if not (os.path.exists(h5) and (os.path.exists(keras) or not with_keras)):
+        if not with_keras:
+            keras = "-"  # not made (16 GB: disk)
         print(f"generating {size_mb} MB {dtype} model in {workdir} ...", flush=True)
         t = time.perf_counter()
         # In a child: a parent grown by generation would inflate every later child's ru_maxrss
@@ -238,21 +254,30 @@ def du(p):
     return os.path.getsize(p)
 
 
-def run_child(argv, drop_caches):
+def run_child(argv, drop_caches, env=None, may_fail=False):
+    """Runs argv after `sync`: (wall s, peak RSS bytes, stdout, CPU s, exit code). With may_fail
+    a failure is returned (the numpy recipe killed for memory at 16 GB), not raised; the child is
+    then also the first the OOM killer picks (oom_score_adj 1000), not a neighbour."""
     os.sync()
     if drop_caches:
         with open("/proc/sys/vm/drop_caches", "w") as f:
             f.write("3\n")
+
+    def oom_first():
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000\n")
+
     t = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         preexec_fn=oom_first if may_fail else None)
     out = p.stdout.read()
     err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
     p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
+    if p.returncode != 0 and not may_fail:
         raise SystemExit(f"failed ({p.returncode}): {' '.join(argv)}\n{err.decode()}")
-    return wall, ru.ru_maxrss * 1024, out
+    return wall, ru.ru_maxrss * 1024, out, ru.ru_utime + ru.ru_stime, p.returncode
 
 
 def warm(path):
@@ -267,20 +292,40 @@ def warm(path):
 
 
 def run_numpy(form, src, out, drop):
+    """(s, peak RSS, output bytes, s with fsync, CPU s), or None for s etc. when the recipe did
+    not finish (killed: out of memory)."""
     remove(out)
-    _, rss, text = run_child([PY, os.path.abspath(__file__), "--numpy-worker", form, src, out], drop)
+    _, rss, text, cpu, code = run_child(
+        [PY, os.path.abspath(__file__), "--numpy-worker", form, src, out], drop, may_fail=True)
+    if code != 0:
+        remove(out)
+        return {"failed": code, "rss": rss, "cpu": cpu}
     res = json.loads(text.decode().strip().splitlines()[-1])
     size = du(out)
     remove(out)
-    return res["seconds"], rss, size, res["synced"]
+    return {"s": res["seconds"], "rss": rss, "size": size, "synced": res["synced"], "cpu": cpu}
 
 
-def run_keras64(exe, form, src, out, drop, extra):
+def run_keras64(exe, form, src, out, drop, extra, writer=""):
     remove(out)
-    secs, rss, _ = run_child([exe, "convert", src, "-o", out, "--to", form, "-q", *extra], drop)
+    env = dict(os.environ, KERAS64_WRITER=writer) if writer else None
+    secs, rss, _, cpu, _ = run_child([exe, "convert", src, "-o", out, "--to", form, "-q", *extra],
+                                     drop, env)
     size = du(out)
     remove(out)
-    return secs, rss, size
+    return {"s": secs, "rss": rss, "size": size, "cpu": cpu}
+
+
+def run_floor(nbytes, out, drop):
+    """The disk's floor: dd writing nbytes with O_DIRECT in 4 MiB writes, then fsync (keras64
+    fsyncs its outputs too), to the same directory. GNU dd writes a last partial block without
+    O_DIRECT."""
+    remove(out)
+    secs, rss, _, cpu, _ = run_child(
+        ["dd", "if=/dev/zero", f"of={out}", "bs=4M", f"count={nbytes}", "iflag=count_bytes",
+         "oflag=direct", "conv=fsync", "status=none"], drop)
+    remove(out)
+    return {"s": secs, "rss": rss, "size": nbytes, "cpu": cpu}
 
 
 def keras64_forms(exe):
@@ -298,14 +343,27 @@ def fmt_mib(b):
     return f"{b / 2**20:.0f} MiB" if b < 2**30 else f"{b / 2**30:.2f} GiB"
 
 
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--keras64", default="build-perf/keras64")
     ap.add_argument("--workdir", default="/tmp/keras64-bench")
-    ap.add_argument("--sizes", default="100,1000", help="model sizes in MB (float32)")
-    ap.add_argument("--big", action="store_true", help="also 4000 MB")
+    ap.add_argument("--sizes", default="1000,4000", help="model sizes in MB (float32)")
+    ap.add_argument("--big", action="store_true", help="also 4000 MB (the default now)")
+    ap.add_argument("--huge", action="store_true",
+                    help="also 16000 MB, .weights.h5 input only (~50 GB of free disk)")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--numpy-reps", type=int, default=-1,
+                    help="numpy recipe runs per cell (default: --reps; 0: none)")
     ap.add_argument("--forms", default="", help="comma list; default: all keras64 offers")
+    ap.add_argument("--inputs", default="weights.h5,.keras", help="comma list: weights.h5,.keras")
+    ap.add_argument("--writers", default="",
+                    help="comma list of KERAS64_WRITER settings to time keras64 under "
+                         "(auto, page-cache, direct, direct-sync); default: its default only")
+    ap.add_argument("--no-floor", action="store_true", help="do not time the dd floor")
     ap.add_argument("--slow", action="store_true",
                     help="also run np.savez_compressed above 100 MB (about 10 MB/s of float64)")
     ap.add_argument("--drop-caches", action="store_true", help="drop the page cache before each run (root)")
@@ -313,7 +371,8 @@ def main():
                     help="a python with tensorflow: also time a TF checkpoint of the same tensors")
     ap.add_argument("--widen-bench", default="", help="path of the keras64_widen_bench program")
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "results.md"))
+                                                      "results.md"),
+                    help="markdown file whose bench.py section is replaced ('' : print only)")
     ap.add_argument("--numpy-worker", nargs=3, metavar=("FORM", "IN", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--generate-worker", nargs=4, metavar=("H5", "KERAS", "BYTES", "DTYPE"),
                     help=argparse.SUPPRESS)
@@ -327,11 +386,17 @@ def main():
     exe = os.path.abspath(a.keras64)
     os.makedirs(a.workdir, exist_ok=True)
     forms = a.forms.split(",") if a.forms else keras64_forms(exe)
-    sizes = [int(s) for s in a.sizes.split(",")] + ([4000] if a.big else [])
+    sizes = [int(s) for s in a.sizes.split(",")]
+    sizes += [x for x in ([4000] if a.big else []) + ([16000] if a.huge else []) if x not in sizes]
+    writers = a.writers.split(",") if a.writers else [""]
+    wanted_inputs = a.inputs.split(",")
+    load = [open("/proc/loadavg").read().split()[:3]]
     rows = []
     for size in sizes:
-        h5, keras = ensure_model(a.workdir, size)
-        inputs = [("weights.h5", h5), (".keras", keras)]
+        huge = size > 8000
+        h5, keras = ensure_model(a.workdir, size, with_keras=not huge and ".keras" in wanted_inputs)
+        inputs = [(k, p) for k, p in [("weights.h5", h5), (".keras", keras)]
+                  if k in wanted_inputs and not (huge and k == ".keras")]
         if a.tf_python:
             inputs.append(("tf-checkpoint", ensure_tf_checkpoint(h5, a.tf_python)))
         for form in forms:
@@ -341,46 +406,75 @@ def main():
                     continue  # structure-preserving outputs need an HDF5 input
                 if form == "keras" and src_kind != ".keras":
                     continue  # a .keras output needs the model's config
-                np_runs, k_runs = [], []
-                numpy_reps = a.reps
-                if form in ("npz-deflate", "weights.h5+compress"):
-                    # zlib at 10-20 MB/s of float64: once at 100 MB, above only with --slow
-                    numpy_reps = 0 if size > 100 and not a.slow else 1
-                if src_kind == "tf-checkpoint":
-                    numpy_reps = 0  # the numpy recipe would need TensorFlow to read it
-                if src_kind == ".keras":
-                    # numpy reads the member through zipfile (as Keras does): slow, so npy only, once
-                    numpy_reps = 1 if form == "npy" else 0
-                if form == "keras":
-                    numpy_reps = 0  # no numpy recipe writes a .keras
-                extra = ["--compress"] if form == "weights.h5+compress" else []
-                kform = form.split("+")[0]
-                for r in range(a.reps):
-                    # Alternate which side goes first.
-                    order = ["numpy", "keras64"] if r % 2 == 0 else ["keras64", "numpy"]
-                    for side in order:
-                        if not a.drop_caches:
-                            warm(src)  # untimed; ~1 s per 4 GB when it is cached already
-                        if side == "numpy" and r < numpy_reps:
-                            np_runs.append(run_numpy(form, src, out_path(a.workdir, form, "np"),
-                                                     a.drop_caches))
-                        elif side == "keras64":
-                            k_runs.append(run_keras64(exe, kform, src,
-                                                      out_path(a.workdir, kform, "k64"),
-                                                      a.drop_caches, extra))
-                row = {"size": size, "form": form, "input": src_kind,
-                       "k_time": statistics.median(x[0] for x in k_runs),
-                       "k_rss": max(x[1] for x in k_runs), "k_size": k_runs[0][2],
-                       "k_times": [x[0] for x in k_runs], "in_size": input_size(src)}
-                if np_runs:
-                    row.update(np_time=statistics.median(x[0] for x in np_runs),
-                               np_synced=statistics.median(x[3] for x in np_runs),
-                               np_rss=max(x[1] for x in np_runs), np_size=np_runs[0][2],
-                               np_times=[x[0] for x in np_runs])
-                rows.append(row)
-                print(format_row(row), flush=True)
+                rows += run_cell(a, exe, size, form, src_kind, src, writers)
+                load.append(open("/proc/loadavg").read().split()[:3])
     widen = widen_bench(a.widen_bench) if a.widen_bench else None
-    write_results(a, rows, widen, forms)
+    write_results(a, rows, widen, load)
+
+
+def run_cell(a, exe, size, form, src_kind, src, writers):
+    """All runs of one (size, form, input): keras64 under each writer setting, the dd floor and
+    the numpy recipe, taking turns; one row per writer setting."""
+    numpy_reps = a.reps if a.numpy_reps < 0 else a.numpy_reps
+    if form in ("npz-deflate", "weights.h5+compress"):
+        # zlib at 10-20 MB/s of float64: once at 100 MB, above only with --slow
+        numpy_reps = 0 if size > 100 and not a.slow else min(numpy_reps, 1)
+    if src_kind == "tf-checkpoint" or form == "keras":
+        numpy_reps = 0  # numpy would need TensorFlow to read it / no numpy recipe writes a .keras
+    if src_kind == ".keras":
+        # numpy reads the member through zipfile (as Keras does): slow, so npy only, once
+        numpy_reps = min(numpy_reps, 1) if form == "npy" else 0
+    if size > 8000 and form != "npy":
+        numpy_reps = 0  # 16 GB: the recipe's fate is the same for every form (see results.md)
+    floor = not a.no_floor and form not in ("npz-deflate", "weights.h5+compress")
+    extra = ["--compress"] if form == "weights.h5+compress" else []
+    kform = form.split("+")[0]
+    runs = {w: [] for w in writers}
+    np_runs, floor_runs = [], []
+    sides = [("k64", w) for w in writers] + [("floor", "")] * floor + [("numpy", "")]
+    for r in range(a.reps):
+        # Take turns going first; keras64 first in the first repetition (its output size is
+        # the floor's byte count).
+        k = r % len(sides)
+        for side, w in sides[k:] + sides[:k]:
+            if not a.drop_caches:
+                warm(src)  # untimed; ~1 s per 4 GB when it is cached already
+            if side == "k64":
+                runs[w].append(run_keras64(exe, kform, src, out_path(a.workdir, kform, "k64"),
+                                           a.drop_caches, extra, w))
+            elif side == "floor":
+                floor_runs.append(run_floor(runs[writers[0]][0]["size"],
+                                            os.path.join(a.workdir, "out_floor.bin"),
+                                            a.drop_caches))
+            elif r < numpy_reps:
+                np_runs.append(run_numpy(form, src, out_path(a.workdir, form, "np"),
+                                         a.drop_caches))
+    rows = []
+    for w in writers:
+        ks = runs[w]
+        row = {"size": size, "form": form, "input": src_kind, "writer": w or "default",
+               "k_time": median([x["s"] for x in ks]), "k_cpu": median([x["cpu"] for x in ks]),
+               "k_rss": max(x["rss"] for x in ks), "k_size": ks[0]["size"],
+               "k_times": [x["s"] for x in ks], "in_size": input_size(src)}
+        if floor_runs:
+            row.update(floor_time=median([x["s"] for x in floor_runs]),
+                       floor_times=[x["s"] for x in floor_runs],
+                       # paired: repetition r of keras64 against repetition r of the floor
+                       floor_ratio=median([k["s"] / f["s"] for k, f in zip(ks, floor_runs)]))
+        done = [x for x in np_runs if "failed" not in x]
+        if done:
+            row.update(np_time=median([x["s"] for x in done]),
+                       np_synced=median([x["synced"] for x in done]),
+                       np_rss=max(x["rss"] for x in done), np_size=done[0]["size"],
+                       np_cpu=median([x["cpu"] for x in done]),
+                       np_times=[x["s"] for x in done])
+        failed = [x for x in np_runs if "failed" in x]
+        if failed:
+            row.update(np_failed=failed[0]["failed"], np_failed_rss=max(x["rss"] for x in failed),
+                       np_failures=len(failed))
+        rows.append(row)
+        print(format_row(row), flush=True)
+    return rows
 
 
 def widen_bench(path):
@@ -398,50 +492,68 @@ def widen_bench(path):
 
 
 def format_row(r):
-    k = f"keras64 {r['k_time']:.2f} s {fmt_mib(r['k_rss'])}"
+    out = (f"{r['size']:>5} MB {r['form']:<12} {r['input']:<10} {r['writer']:<11} "
+           f"keras64 {r['k_time']:.2f} s (CPU {r['k_cpu']:.2f}) {fmt_mib(r['k_rss'])}")
+    if "floor_time" in r:
+        out += f" | floor {r['floor_time']:.2f} s: x{r['floor_ratio']:.2f}"
     if "np_time" in r:
-        return (f"{r['size']:>5} MB {r['form']:<12} {r['input']:<10} numpy {r['np_time']:.2f} s "
-                f"(+fsync {r['np_synced']:.2f}) "
-                f"{fmt_mib(r['np_rss'])} | {k} | x{r['np_time'] / r['k_time']:.1f} "
-                f"| size {r['k_size'] / r['np_size']:.3f}")
-    return f"{r['size']:>5} MB {r['form']:<12} {r['input']:<10} {k}"
+        out += (f" | numpy {r['np_time']:.2f} s (+fsync {r['np_synced']:.2f}) "
+                f"{fmt_mib(r['np_rss'])}: speed-up x{r['np_time'] / r['k_time']:.1f}")
+    if "np_failed" in r:
+        out += f" | numpy failed ({r['np_failed']}) at {fmt_mib(r['np_failed_rss'])}"
+    return out
 
 
-def write_results(a, rows, widen, forms):
-    up = open("/proc/loadavg").read().split()[:3]
-    lines = ["# keras64 vs the numpy recipe", "",
+BEGIN = "<!-- bench.py: generated section begins -->"
+END = "<!-- bench.py: generated section ends -->"
+
+
+def numpy_cells(r):
+    if "np_time" in r:
+        return (f"{r['np_time']:.2f} | {r['np_synced']:.2f} | {fmt_mib(r['np_rss'])} "
+                f"| {r['np_time'] / r['k_time']:.1f}x | {r['k_size'] / r['np_size']:.3f}")
+    if "np_failed" in r:
+        why = "killed (out of memory)" if r["np_failed"] == -9 else f"exit {r['np_failed']}"
+        return f"{why} | - | {fmt_mib(r['np_failed_rss'])} at death | - | -"
+    return "- | - | - | - | -"
+
+
+def write_results(a, rows, widen, load):
+    loads = ", ".join(" ".join(x) for x in (load[0], load[-1]))
+    peak = max(float(x[0]) for x in load)
+    lines = [BEGIN, "# keras64 vs the disk's floor and the numpy recipe", "",
              f"Generated by `bench/bench.py` on {time.strftime('%Y-%m-%d %H:%M')}, "
-             f"{os.cpu_count()} cores, load average at the end {' '.join(up)}, "
-             f"{a.reps} runs per cell (medians), page cache "
-             f"{'dropped before each run' if a.drop_caches else 'warm (inputs cached)'}.", "",
-             "numpy s: the recipe as usually run (its output left dirty in the page cache); "
-             "numpy+fsync s: the same plus fsync of its outputs, which keras64 always does "
-             "before renaming its output into place. speed-up = numpy s / keras64 s.", "",
-             "| size | output | input | numpy s | numpy+fsync s | keras64 s | speed-up "
-             "| speed-up vs numpy+fsync | numpy peak RSS | keras64 peak RSS | output size vs numpy |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"{os.cpu_count()} cores, load average (1/5/15 min) at the start and end {loads} "
+             f"(highest 1-min figure between cells {peak:.2f}), {a.reps} runs per cell (medians), "
+             f"page cache {'dropped before each run' if a.drop_caches else 'warm (inputs cached)'}.",
+             "",
+             "floor s: `dd if=/dev/zero bs=4M oflag=direct conv=fsync` writing as many bytes as "
+             "keras64's output, same directory; x floor: keras64 s / floor s, the median of the "
+             "per-repetition ratios. CPU s: user + system of the keras64 process. numpy s: the "
+             "recipe as usually run (its output left dirty in the page cache); numpy+fsync s: the "
+             "same plus fsync of its outputs, which keras64 always does before renaming its output "
+             "into place. speed-up = numpy s / keras64 s. writer: KERAS64_WRITER (default: "
+             "O_DIRECT past 64 MiB of output, src/detail/writeback.hpp).", "",
+             "| size | output | input | writer | keras64 s | floor s | x floor | keras64 CPU s "
+             "| keras64 peak RSS | output | numpy s | numpy+fsync s | numpy peak RSS | speed-up "
+             "| output size vs numpy |",
+             "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        if "np_time" in r:
-            lines.append(f"| {r['size']} MB | {r['form']} | {r['input']} | {r['np_time']:.2f} "
-                         f"| {r['np_synced']:.2f} | {r['k_time']:.2f} "
-                         f"| {r['np_time'] / r['k_time']:.1f}x "
-                         f"| {r['np_synced'] / r['k_time']:.1f}x "
-                         f"| {fmt_mib(r['np_rss'])} | {fmt_mib(r['k_rss'])} "
-                         f"| {r['k_size'] / r['np_size']:.3f} |")
-        else:
-            lines.append(f"| {r['size']} MB | {r['form']} | {r['input']} | - | - "
-                         f"| {r['k_time']:.2f} | - | - | - | {fmt_mib(r['k_rss'])} "
-                         f"| {fmt_mib(r['k_size'])} |")
-    lines += ["", "keras64 with `.keras` (and TF checkpoint) input against `.weights.h5` input (same "
-                  "tensors; time ratio of the medians, and of the fastest runs, which the "
-                  "machine's noise disturbs least):", ""]
-    for r in rows:
-        if r["input"] == "weights.h5":
-            continue
+        fl = (f"{r['floor_time']:.2f} | {r['floor_ratio']:.2f}x" if "floor_time" in r
+              else "- | -")
+        lines.append(f"| {r['size']} MB | {r['form']} | {r['input']} | {r['writer']} "
+                     f"| {r['k_time']:.2f} | {fl} | {r['k_cpu']:.2f} | {fmt_mib(r['k_rss'])} "
+                     f"| {fmt_mib(r['k_size'])} | {numpy_cells(r)} |")
+    base_rows = [r for r in rows if r["input"] != "weights.h5"]
+    if base_rows:
+        lines += ["", "keras64 with `.keras` (and TF checkpoint) input against `.weights.h5` input "
+                      "(same tensors; time ratio of the medians, and of the fastest runs, which "
+                      "the machine's noise disturbs least):", ""]
+    for r in base_rows:
         base = [b for b in rows if b["size"] == r["size"] and b["form"] == r["form"]
-                and b["input"] == "weights.h5"]
+                and b["input"] == "weights.h5" and b["writer"] == r["writer"]]
         if base:
-            lines.append(f"- {r['size']} MB {r['form']} from {r['input']}: "
+            lines.append(f"- {r['size']} MB {r['form']} from {r['input']} ({r['writer']}): "
                          f"{r['k_time'] / base[0]['k_time']:.2f} "
                          f"(fastest: {min(r['k_times']) / min(base[0]['k_times']):.2f})")
     lines += [""]
@@ -457,14 +569,24 @@ def write_results(a, rows, widen, forms):
                       f"{widen['numpy_f16_gelem_s']:.2f} G elements/s."]
     lines += ["", "Raw times (s) per cell, in run order:", ""]
     for r in rows:
-        lines.append(f"- {r['size']} MB {r['form']} {r['input']}: keras64 "
+        lines.append(f"- {r['size']} MB {r['form']} {r['input']} {r['writer']}: keras64 "
                      f"{', '.join(f'{t:.2f}' for t in r['k_times'])}"
+                     + (f"; floor {', '.join(f'{t:.2f}' for t in r['floor_times'])}"
+                        if "floor_times" in r else "")
                      + (f"; numpy {', '.join(f'{t:.2f}' for t in r['np_times'])}"
                         if "np_times" in r else ""))
+    lines.append(END)
     text = "\n".join(lines) + "\n"
+    print(text)
+    if not a.results:
+        return
+    old = open(a.results).read() if os.path.exists(a.results) else ""
+    if BEGIN in old and END in old:
+        text = old[:old.index(BEGIN)] + text.rstrip("\n") + old[old.index(END) + len(END):]
+    else:  # the section goes first; whatever the file held stays below it
+        text = text + ("\n" + old if old else "")
     with open(a.results, "w") as f:
         f.write(text)
-    print(text)
 
 
 if __name__ == "__main__":
