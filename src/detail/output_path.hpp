@@ -36,6 +36,21 @@ class PendingOutput {
   /// users never see temp().
   void commit_file(File& file);
 
+  /// Puts two files that are one output in place - `body` (a TensorFlow checkpoint's data file)
+  /// and `key` (its index: what makes readers take the pair for an output) - so that no reader
+  /// ever finds `key` beside a `body` that is not its own. Both temp() files must be complete and
+  /// synced. Under an exclusive flock() of their directory (keras64 writers of one directory take
+  /// turns; other programs are not held back):
+  ///  1. an existing key target is refused unless key's `force`, else moved aside (hidden name);
+  ///  2. body's temp() is renamed over body's target (which may be an old body, or one a killed
+  ///     run left without its key: `body` is always constructed with force);
+  ///  3. key's temp() is renamed into place (RENAME_NOREPLACE), the aside key removed.
+  /// So the targets go old pair -> old body alone -> new body alone -> new pair: a kill in
+  /// between leaves a body without key (replaced by the next run, force or not) and perhaps the
+  /// old key under ".<key name>.keras64-old-<pid>-<n>". A failed step 2 moves the old key back (the
+  /// old pair stays); a failed step 3 removes the new body (neither is there).
+  static void commit_pair(PendingOutput& body, PendingOutput& key);
+
  private:
   std::filesystem::path target_;
   std::filesystem::path temp_;

@@ -18,11 +18,13 @@
 //    CRC32C replaced (other fields, known or not, kept); the header is the input's (num_shards
 //    set to 1 when the input had more). The table is built as TensorFlow builds it
 //    (detail/tf_table_writer.hpp).
-//  - Atomic as a pair: both files are written under temporary names and fsynced; then the data
-//    file is renamed into place, then the index. The index is what makes a checkpoint (TF and
-//    keras64 find a bundle by it), so at no instant is there an index without its data; a kill
-//    between the two renames can leave a data file alone, which no reader takes for a checkpoint
-//    and the next --force run replaces.
+//  - Atomic as a pair as far as POSIX allows: both files are written under temporary names and
+//    fsynced, then PendingOutput::commit_pair puts them in place - an old index moved aside
+//    first, then the data file renamed into place, then the index. The index is what makes a
+//    checkpoint (TF and keras64 find a bundle by it), so no index ever stands beside data that
+//    is not its own; a kill between the renames can leave a data file alone, which no reader
+//    takes for a checkpoint and the next run replaces (with or without --force: only an
+//    existing index makes the output exist).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -93,8 +95,9 @@ class TfCheckpointSink final : public OrderedSink {
       throw Error(Errc::invalid_argument,
                   p + ": --to tf-checkpoint writes PREFIX.index and PREFIX.data-00000-of-00001: "
                       "give the prefix (out/ckpt), not the index file or a directory");
+    // The index alone decides whether the output exists: a data file without one is what a
+    // killed run leaves, and is replaced.
     check_output_target(index_path(), options_.force);
-    check_output_target(data_path(), options_.force);
   }
 
  private:
@@ -131,7 +134,7 @@ class TfCheckpointSink final : public OrderedSink {
       shards_.push_back(File::open_read(in_prefix.string() + shard_suffix(s, in_->num_shards())));
     swap_ = in_->big_endian();
     layout();
-    data_pending_.emplace(data_path(), options_.force, PendingOutput::Kind::file);
+    data_pending_.emplace(data_path(), /*force=*/true, PendingOutput::Kind::file);
     try {
       data_ = File::create(data_pending_->temp());
       out_.emplace(data_);
@@ -361,18 +364,7 @@ class TfCheckpointSink final : public OrderedSink {
     } catch (const Error& e) {
       throw outside(e);
     }
-    // The data first: an index never names data that is not there.
-    data_pending_->commit();
-    try {
-      index_pending_->commit();
-    } catch (...) {
-      // Without --force the data file was new: take it back, so that neither appears.
-      if (!options_.force) {
-        std::error_code ec;
-        fs::remove(data_path(), ec);
-      }
-      throw;
-    }
+    PendingOutput::commit_pair(*data_pending_, *index_pending_);
   }
 
   fs::path prefix_;

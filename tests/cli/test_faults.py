@@ -3,6 +3,7 @@ two writers racing for one target. The target path only ever holds nothing, the 
 output or the complete new one; Ctrl-C also removes the temporary output."""
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from k64test import (CLI, GOLDEN, load_classic, load_output, make_keras,  # noqa: E402
+from k64test import (CLI, DATA, GOLDEN, load_classic, load_output, make_keras,  # noqa: E402
                      make_weights_h5, run, temp_leftovers)
 
 FORMS = ["npy", "npz", "npz-deflate", "memmap", "safetensors", "weights.h5", "keras", "tf-checkpoint"]
@@ -225,3 +226,134 @@ def test_inputs_are_never_modified(tmp_path):
         run("convert", p, "-o", tmp_path / "o.npz", "--to", "npz", "-q", "--force", check=False)
     assert {p: sha(p) for p in files} == before
     assert {p: p.stat().st_mtime_ns for p in files} == stamps
+
+
+# --- a TensorFlow checkpoint is two files: no index ever beside data that is not its own ---------
+# A SIGKILL just before each rename/unlink of the commit (support/kill_at_step.c, LD_PRELOAD: no
+# hook in keras64 itself) shows every state the two target names pass through.
+
+KILL_LIB = os.environ.get("KERAS64_KILL_AT_STEP_LIB", "")
+TFK = DATA / "interop" / "tfkeras"
+OLD_IN, NEW_IN = TFK / "sequential" / "ckpt" / "ckpt", TFK / "functional" / "ckpt" / "ckpt"
+SUFFIXES = (".index", ".data-00000-of-00001")
+
+
+def stepped(src, out, *extra, kill_at=None, log=None):
+    """convert SRC -o OUT --to tf-checkpoint under the step library."""
+    assert KILL_LIB and Path(KILL_LIB).is_file(), "KERAS64_KILL_AT_STEP_LIB is not set by ctest"
+    env = dict(os.environ, LD_PRELOAD=KILL_LIB,
+               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    if kill_at is not None:
+        env["KERAS64_KILL_AT_STEP"] = str(kill_at)
+    if log is not None:
+        env["KERAS64_STEP_LOG"] = str(log)
+    return subprocess.run([CLI, "convert", str(src), "-o", str(out), "--to", "tf-checkpoint", "-q",
+                           *extra], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env=env, timeout=60)
+
+
+def pair(out):
+    """(sha256 of OUT.index, of OUT.data-00000-of-00001), None for a missing file."""
+    return tuple(sha(f"{out}{s}") if Path(f"{out}{s}").exists() else None for s in SUFFIXES)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    """The complete outputs of OLD_IN and NEW_IN (the sink's output is deterministic)."""
+    d = tmp_path_factory.mktemp("pairs")
+    run("convert", OLD_IN, "-o", d / "old", "--to", "tf-checkpoint", "-q")
+    run("convert", NEW_IN, "-o", d / "new", "--to", "tf-checkpoint", "-q")
+    old, new = pair(d / "old"), pair(d / "new")
+    assert None not in old and None not in new and old[1] != new[1]
+    return d, old, new
+
+
+def put_old(pairs, out):
+    for s in SUFFIXES:
+        shutil.copyfile(f"{pairs[0] / 'old'}{s}", f"{out}{s}")
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["new", "force-replace"])
+def test_checkpoint_pair_killed_before_every_step(tmp_path, pairs, replace):
+    _, old, new = pairs
+    # The steps of a whole run, in order: the index is renamed into place last.
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    if replace:
+        put_old(pairs, clean / "ckpt")
+    log = tmp_path / "steps.log"
+    assert stepped(NEW_IN, clean / "ckpt", "--force", log=log).returncode == 0
+    assert pair(clean / "ckpt") == new
+    steps = log.read_text().splitlines()
+    renames = [line.split() for line in steps if line.startswith("rename")]
+    assert renames[-1][2] == f"{clean / 'ckpt'}.index", steps
+    assert any(r[2] == f"{clean / 'ckpt'}.data-00000-of-00001" for r in renames), steps
+    if replace:  # the old index leaves first
+        assert renames[0][1] == f"{clean / 'ckpt'}.index", steps
+    allowed = {(None, None), (None, new[1]), new} | ({old, (None, old[1])} if replace else set())
+    seen = set()
+    for n in range(1, len(steps) + 1):
+        d = tmp_path / f"kill{n}"
+        d.mkdir()
+        out = d / "ckpt"
+        if replace:
+            put_old(pairs, out)
+        p = stepped(NEW_IN, out, "--force", kill_at=n)
+        assert p.returncode == -signal.SIGKILL, (n, steps, p.stderr)
+        state = pair(out)
+        assert state in allowed, (n, steps[n - 1], state)
+        seen.add(state)
+        for t in d.iterdir():  # anything else is recognisably ours
+            assert t.name in ("ckpt.index", "ckpt.data-00000-of-00001") or \
+                t.name.startswith(".ckpt.") and ".keras64-" in t.name, t.name
+        # The next run: an index makes the output exist; data alone is replaced, --force or not.
+        p = run("convert", NEW_IN, "-o", out, "--to", "tf-checkpoint", "-q", check=False)
+        if state[0] is None:
+            assert p.returncode == 0, p.stderr
+            assert pair(out) == new
+        else:
+            assert p.returncode == 2 and "output exists" in p.stderr, p.stderr
+            assert pair(out) == state
+            run("convert", NEW_IN, "-o", out, "--to", "tf-checkpoint", "-q", "--force")
+            assert pair(out) == new
+    # Every state between the steps was reached: data replaced while no index stood beside it.
+    assert (None, new[1]) in seen and (old if replace else (None, None)) in seen, seen
+
+
+def test_data_without_index_is_replaced_without_force(tmp_path, pairs):
+    out = tmp_path / "ckpt"
+    Path(f"{out}.data-00000-of-00001").write_bytes(b"left by a killed run")
+    run("convert", NEW_IN, "-o", out, "--to", "tf-checkpoint", "-q")
+    assert pair(out) == pairs[2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.data-00000-of-00001", "ckpt.index"]
+
+
+def test_index_alone_is_an_existing_output(tmp_path, pairs):
+    out = tmp_path / "ckpt"
+    Path(f"{out}.index").write_bytes(b"someone's index")
+    p = run("convert", NEW_IN, "-o", out, "--to", "tf-checkpoint", "-q", check=False)
+    assert p.returncode == 2
+    assert p.stderr == f"keras64: error: {out}.index: output exists (use --force to replace it)\n"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["ckpt.index"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_two_checkpoint_writers_one_prefix(tmp_path, pairs, force):
+    """Two writers of different checkpoints race for one prefix, 8 times: the pair in place is
+    always one writer's whole (their commits take turns on a lock of the directory)."""
+    _, old, new = pairs
+    extra = ["--force"] if force else []
+    for trial in range(8):
+        d = tmp_path / f"t{trial}"
+        d.mkdir()
+        a = start("convert", OLD_IN, "-o", d / "ckpt", "--to", "tf-checkpoint", "-q", *extra)
+        b = start("convert", NEW_IN, "-o", d / "ckpt", "--to", "tf-checkpoint", "-q", *extra)
+        ra, rb = a.wait(timeout=60), b.wait(timeout=60)
+        if force:
+            assert (ra, rb) == (0, 0)
+            assert pair(d / "ckpt") in (old, new)
+        else:
+            assert sorted([ra, rb]) == [0, 2]
+            assert pair(d / "ckpt") == (old if ra == 0 else new)
+        assert temp_leftovers(d) == [] and sorted(p.name for p in d.iterdir()) == \
+            ["ckpt.data-00000-of-00001", "ckpt.index"]
