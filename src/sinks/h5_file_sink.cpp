@@ -84,9 +84,9 @@ class H5FileSink final : public OrderedSink {
         plan().origin->native_files().empty())
       throw Error(Errc::unsupported,
                   plan().source.file +
-                      ": --to legacy-h5 needs a tf-keras SavedModel whose keras_metadata.pb "
-                      "gives the model config and whose layers list their variables (a model "
-                      "saved with save_traces=False does not)");
+                      ": --to legacy-h5 needs a tf-keras SavedModel whose Keras metadata "
+                      "(keras_metadata.pb, before TF 2.5 in saved_model.pb) gives the model "
+                      "config and places every weight in its layer");
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
     std::string config;
     if (flavor_ == Flavor::legacy &&

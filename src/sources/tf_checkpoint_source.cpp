@@ -12,11 +12,13 @@
 //  - name: the variable's TF name (the object graph's `full_name`, e.g. `seq/dense/kernel`) when
 //    the graph has one and it is unique, else the key; TensorInfo::key is always the key.
 //  - order: a SavedModel whose root has a `variables` list (Keras: model.variables) is in that
-//    order, exact; a tf-keras save_weights checkpoint (root edges `layer_with_weights-<j>`) is in
-//    layer order, each layer's variables in creation order (best effort, not exact); anything
-//    else in key order. With --model (a legacy .h5, SavedModel or tf-keras .keras of the same
-//    model), a checkpoint takes that file's order, every variable paired and its shape checked
-//    (tf_model_order.hpp); exact when that file's order is.
+//    order, exact; so is a tf-keras SavedModel saved with save_traces=False (no such lists),
+//    its order rebuilt from the object graph and the Keras metadata by tf-keras's rules
+//    (tf_keras_weights.hpp) where they place every weight; a tf-keras save_weights checkpoint (root
+//    edges `layer_with_weights-<j>`) is in layer order, each layer's variables in creation order
+//    (best effort, not exact); anything else in key order. With --model (a legacy .h5, SavedModel
+//    or tf-keras .keras of the same model), a checkpoint takes that file's order, every variable
+//    paired and its shape checked (tf_model_order.hpp); exact when that file's order is.
 //  - optimizer: variables under the root's `optimizer` edge or any node holding slot variables,
 //    and the slots themselves; listed after the model's only with --include-optimizer.
 //  - never converted, listed in SourceInfo::skipped: strings, resources, variants and other
@@ -35,6 +37,7 @@
 #include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 #include "sources/tf_keras_skeleton.hpp"
+#include "sources/tf_keras_weights.hpp"
 #include "sources/tf_model_order.hpp"
 #include "sources/tf_object_graph.hpp"
 
@@ -178,6 +181,23 @@ class TfCheckpointSource final : public Source {
       }
     }
 
+    // The model's weights in get_weights() order, as node ids: the root's `variables` list, or,
+    // in a tf-keras SavedModel saved without traces (no such lists), rebuilt from the object
+    // graph and the Keras metadata (tf_keras_weights.hpp); `unplaced` says why not.
+    std::optional<std::vector<int>> model_vars;
+    std::optional<tf::KerasModelMetadata> meta;
+    std::string unplaced;
+    if (sm && graph) {
+      model_vars = sm->root_variables;
+      meta = tf::read_keras_metadata(path, *sm, info_.file);
+      if (meta && !model_vars)
+        if (auto r = tf::rebuild_weights(*sm, *meta, unplaced)) {
+          model_vars = std::move(r->model);
+          for (std::size_t l = 0; l < meta->layers.size(); ++l)
+            meta->layers[l].variables = std::move(r->layers[l]);
+        }
+    }
+
     std::set<std::string> optimizer_keys;
     std::map<std::string, std::string> full_names;
     // The TF variable name: the graph's full_name; a TF1 checkpoint's keys are the graph names.
@@ -203,13 +223,15 @@ class TfCheckpointSource final : public Source {
       for (int r : opt_roots)
         for (int v : graph->variables_under(r)) optimizer_keys.insert(graph->variable_key(v));
 
-      if (sm && sm->root_variables) {
-        for (int id : *sm->root_variables) {
+      if (model_vars) {
+        for (int id : *model_vars) {
           const std::string k = graph->variable_key(id);
           if (k.empty() || !candidates.count(k))
-            throw Error(Errc::corrupt, info_.file + ": saved_model.pb: variable node " +
-                                           std::to_string(id) +
-                                           " of the root's variables list has no tensor");
+            throw Error(Errc::corrupt,
+                        info_.file + ": saved_model.pb: variable node " + std::to_string(id) +
+                            " of the model's " +
+                            (sm->root_variables ? "root variables list" : "weights") +
+                            " has no tensor");
           model_order.push_back(k);
         }
         info_.order_exact = true;
@@ -219,9 +241,12 @@ class TfCheckpointSource final : public Source {
           if (layer < 0) break;
           for (int v : graph->variables_under(layer)) model_order.push_back(graph->variable_key(v));
         }
-        info_.note = std::string(sm ? "tf-keras SavedModel without a root variables list "
-                                      "(saved with save_traces=False?)"
-                                    : "tf-keras checkpoint without its model") +
+        info_.note = (!sm    ? std::string("tf-keras checkpoint without its model")
+                      : meta ? "tf-keras SavedModel without variables lists (save_traces=False) "
+                               "whose weights cannot all be placed (" +
+                                   unplaced + ")"
+                             : std::string("tf-keras SavedModel without a root variables list or "
+                                           "Keras metadata")) +
                      ": layers in layer_with_weights order, each layer's variables in creation "
                      "order, which is not get_weights() order for layers that create a "
                      "non-trainable variable before a trainable one";
@@ -229,7 +254,7 @@ class TfCheckpointSource final : public Source {
     }
     // --model: the order of another file of the same model (a SavedModel that records its own
     // order does not need one).
-    if (!opts.model.empty() && !(sm && sm->root_variables)) {
+    if (!opts.model.empty() && !model_vars) {
       std::vector<tf::CheckpointVariable> vars;
       for (const auto& [k, i] : candidates)
         if (!optimizer_keys.count(k)) vars.push_back({k, tf_name(k), entries[i].shape});
@@ -251,13 +276,13 @@ class TfCheckpointSource final : public Source {
         order.push_back(k);
     };
     for (const auto& k : model_order) place(k);
-    const bool listed = sm && sm->root_variables;
     for (const auto& [k, i] : candidates) {
-      // With the root's variables list, that list is the model: anything else that is neither
-      // optimizer nor metric state (Keras 3 export tracks each variable a second time under
-      // `_all_variables`) is not a model weight.
-      if (listed && !optimizer_keys.count(k) && !placed.count(k)) {
-        info_.skipped.push_back({k, "not in the root's variables list"});
+      // With the root's variables list (or the weights rebuilt), that list is the model:
+      // anything else that is neither optimizer nor metric state (Keras 3 export tracks each
+      // variable a second time under `_all_variables`) is not a model weight.
+      if (model_vars && !optimizer_keys.count(k) && !placed.count(k)) {
+        info_.skipped.push_back({k, sm->root_variables ? "not in the root's variables list"
+                                                       : "not one of the model's weights"});
         bundle_.verify(i);
         continue;
       }
@@ -296,11 +321,12 @@ class TfCheckpointSource final : public Source {
       tensors_.push_back(std::move(t));
       entry_of_.push_back(candidates[k]);
     }
-    if (sm && sm->root_variables && graph) plan_skeleton(path, *sm, *graph, full_names);
+    if (model_vars && meta) plan_skeleton(*graph, full_names, std::move(*meta));
   }
 
   // A tf-keras SavedModel gives the structure of a legacy .h5 (--to legacy-h5, issue #15.3): an
-  // HDF5 skeleton written on demand from keras_metadata.pb (tf_keras_skeleton.hpp).
+  // HDF5 skeleton written on demand from its Keras metadata (keras_metadata.pb; before TF 2.5,
+  // saved_model.pb's SavedUserObject.metadata: tf_keras_skeleton.hpp).
   std::string config_json() const override { return keras_ ? keras_->model_config : ""; }
   std::vector<NativeFile> native_files() const override {
     if (!keras_) return {};
@@ -309,7 +335,7 @@ class TfCheckpointSource final : public Source {
       tf::write_legacy_skeleton(t->path(), *keras_, skeleton_weights_);
       skeleton_ = std::move(t);
     }
-    return {{skeleton_->path(), info_.file + ":keras_metadata.pb", "keras_metadata.pb"}};
+    return {{skeleton_->path(), info_.file + ":" + keras_->file, keras_->file}};
   }
 
   const SourceInfo& info() const override { return info_; }
@@ -359,17 +385,15 @@ class TfCheckpointSource final : public Source {
   // Each model tensor's place in a legacy .h5 of the model: its top-level layer and legacy
   // weight name (the variable's TF name + ":0"), as TensorInfo::layer and ::dataset. Only when
   // every model tensor has exactly one place; otherwise there is no skeleton.
-  void plan_skeleton(const fs::path& dir, const tf::SavedModelInfo& sm, const tf::ObjectGraph& g,
-                     const std::map<std::string, std::string>& full_names) {
-    auto meta = tf::read_keras_metadata(dir, sm, info_.file);
-    if (!meta) return;
+  void plan_skeleton(const tf::ObjectGraph& g, const std::map<std::string, std::string>& full_names,
+                     tf::KerasModelMetadata meta) {
     std::map<std::string, std::size_t> by_key;
     for (std::size_t i = 0; i < tensors_.size(); ++i)
       if (tensors_[i].role == Role::model) by_key[tensors_[i].key] = i;
     std::vector<bool> done(tensors_.size(), false);
     std::vector<tf::SkeletonWeight> weights;  // layer by layer, each in layer.weights order
     std::vector<std::size_t> index;
-    for (const auto& l : meta->layers)
+    for (const auto& l : meta.layers)
       for (int v : l.variables) {
         const std::string k = g.variable_key(v);
         auto it = by_key.find(k);

@@ -14,6 +14,15 @@ using json = nlohmann::ordered_json;  // keeps the config's key order
 
 constexpr std::uint64_t kMaxMetadata = std::uint64_t{256} << 20;
 
+// tf-keras's KERAS_OBJECT_IDENTIFIERS (tf_keras/src/saving/legacy/saved_model/constants.py).
+bool is_keras_object(const std::string& identifier) {
+  for (const char* k :
+       {"_tf_keras_input_layer", "_tf_keras_layer", "_tf_keras_metric", "_tf_keras_model",
+        "_tf_keras_network", "_tf_keras_rnn_layer", "_tf_keras_sequential"})
+    if (identifier == k) return true;
+  return false;
+}
+
 // keras_metadata's JSON encodes tuples as {"class_name": "__tuple__", "items": [...]}; the config
 // of a legacy .h5 has plain lists there (tf-keras's json_utils.get_json_type vs model.to_json()).
 void untuple(json& j) {
@@ -74,33 +83,54 @@ h5::Id group(hid_t parent, const std::string& name) {
                  "cannot create group");
 }
 
+// Each Keras object's JSON by SavedObjectGraph node id, and the file it was read from:
+// keras_metadata.pb (TF >= 2.5), or, in a SavedModel without that file, each Keras object's
+// SavedUserObject.metadata in saved_model.pb (TF 2.0-2.4), read as tf-keras reads it
+// (tf_keras/src/saving/legacy/saved_model/load.py, _read_legacy_metadata: the nodes whose
+// identifier is a Keras object's and whose metadata is set).
+std::map<int, json> keras_objects(const std::filesystem::path& dir, const SavedModelInfo& sm,
+                                  const std::string& label, std::string& file) {
+  std::map<int, json> by_node;
+  auto add = [&](int id, const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_object()) by_node[id] = std::move(j);
+  };
+  std::error_code ec;
+  const auto path = dir / "keras_metadata.pb";
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    file = "saved_model.pb";
+    for (std::size_t id = 0; id < sm.nodes.size(); ++id)
+      if (is_keras_object(sm.nodes[id].identifier) && !sm.nodes[id].metadata.empty())
+        add(static_cast<int>(id), sm.nodes[id].metadata);
+    return by_node;
+  }
+  file = "keras_metadata.pb";
+  std::string bytes;
+  try {
+    bytes = read_text_file(path, kMaxMetadata);
+  } catch (const Error& e) {
+    throw e.with_context(label);
+  }
+  tfproto::SavedMetadata pb;
+  if (!pb.ParseFromString(bytes))
+    throw Error(Errc::corrupt, label + ":keras_metadata.pb: does not parse");
+  for (const auto& n : pb.nodes()) add(n.node_id(), n.metadata());
+  return by_node;
+}
+
 }  // namespace
 
 std::optional<KerasModelMetadata> read_keras_metadata(const std::filesystem::path& dir,
                                                       const SavedModelInfo& sm,
                                                       const std::string& label) {
-  std::error_code ec;
-  const auto file = dir / "keras_metadata.pb";
-  if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
-  const std::string where = label + ":keras_metadata.pb";
-  std::string bytes;
-  try {
-    bytes = read_text_file(file, kMaxMetadata);
-  } catch (const Error& e) {
-    throw e.with_context(label);
-  }
-  tfproto::SavedMetadata pb;
-  if (!pb.ParseFromString(bytes)) throw Error(Errc::corrupt, where + ": does not parse");
-  std::map<int, json> by_node;
-  for (const auto& n : pb.nodes()) {
-    json j = json::parse(n.metadata(), nullptr, false);
-    if (j.is_object()) by_node[n.node_id()] = std::move(j);
-  }
+  std::string file;
+  std::map<int, json> by_node = keras_objects(dir, sm, label, file);
   auto root = by_node.find(0);
   if (root == by_node.end() || !root->second.contains("config") ||
       !root->second.contains("class_name") || !root->second["class_name"].is_string())
     return std::nullopt;
   KerasModelMetadata out;
+  out.file = file;
   json config = {{"class_name", root->second["class_name"]}, {"config", root->second["config"]}};
   untuple(config);
   out.model_config = config.dump();
@@ -121,9 +151,16 @@ std::optional<KerasModelMetadata> read_keras_metadata(const std::filesystem::pat
       return std::nullopt;
     SkeletonLayer l;
     l.name = it->second["name"].get<std::string>();
-    if (auto v = sm.variables_of(id)) l.variables = *v;
+    l.node = id;
+    if (auto v = sm.variables_of(id)) {
+      l.variables = *v;
+      l.listed = true;
+    }
     out.layers.push_back(std::move(l));
   }
+  for (const auto& [id, j] : by_node)
+    if (j.contains("trainable") && j["trainable"].is_boolean())
+      out.trainable[id] = j["trainable"].get<bool>();
   return out;
 }
 

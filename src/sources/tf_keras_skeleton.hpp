@@ -21,16 +21,21 @@ namespace keras64::detail::tf {
 
 struct SkeletonLayer {
   std::string name;
+  int node = -1;               ///< its SavedObjectGraph node
   std::vector<int> variables;  ///< SavedObjectGraph node ids, in layer.weights order
+  bool listed = false;         ///< `variables` is the layer's own `variables` list (save_traces)
 };
 
-/// What keras_metadata.pb tells about a tf-keras SavedModel, or nullopt when `dir` has none, its
-/// root records no model config or a layer of the root has no entry. Error{corrupt} prefixed
-/// with `label` if it does not parse.
+/// What tf-keras recorded about the Keras objects of a SavedModel - in keras_metadata.pb (TF
+/// >= 2.5) or, when `dir` has no such file, in each Keras object's SavedUserObject.metadata
+/// (TF 2.0-2.4) - or nullopt when there is none, the root records no model config or a layer of the
+/// root has no entry. Error{corrupt} prefixed with `label` if keras_metadata.pb does not parse.
 struct KerasModelMetadata {
+  std::string file;          ///< where it was read: "keras_metadata.pb" or "saved_model.pb"
   std::string model_config;  ///< {"class_name", "config"} JSON, tuples as lists
   std::string keras_version;
   std::vector<SkeletonLayer> layers;  ///< model.layers in order (weightless ones too)
+  std::map<int, bool> trainable;      ///< each Keras object's "trainable", by node id
 };
 std::optional<KerasModelMetadata> read_keras_metadata(const std::filesystem::path& dir,
                                                       const SavedModelInfo& sm,

@@ -121,6 +121,14 @@ SavedModelInfo parse_saved_model(const std::string& bytes, const std::string& wh
   const auto& root = nodes[0];
   if (root.has_user_object()) info.root_identifier = root.user_object().identifier();
   for (const auto& n : nodes) {
+    auto& node = info.nodes.emplace_back();
+    if (n.has_user_object()) {
+      node.identifier = n.user_object().identifier();
+      node.metadata = n.user_object().metadata();
+    } else if (n.has_variable()) {
+      node.variable = true;
+      node.trainable = n.variable().trainable();
+    }
     auto& ch = info.children.emplace_back();
     for (const auto& c : n.children()) {
       if (c.node_id() < 0 || c.node_id() >= nodes.size())

@@ -37,6 +37,15 @@ struct ObjectGraph {
   int root_child(const std::string& name) const;
 };
 
+/// One SavedObjectGraph node's kind, as far as keras64 looks.
+struct SavedNode {
+  bool variable = false;   ///< a SavedVariable
+  bool trainable = false;  ///< its SavedVariable.trainable
+  std::string identifier;  ///< a user object's: "_tf_keras_layer", "trackable_list_wrapper", ...
+  std::string metadata;    ///< a user object's SavedUserObject.metadata (TF 2.0-2.4: tf-keras's
+                           ///< JSON of the object; empty from TF 2.5 on, see keras_metadata.pb)
+};
+
 /// What saved_model.pb tells about a SavedModel.
 struct SavedModelInfo {
   bool has_object_graph = false;  ///< TF2 (an object graph); false: TF1 (graph names)
@@ -47,6 +56,8 @@ struct SavedModelInfo {
   std::optional<std::vector<int>> root_variables;
   /// Every SavedObjectGraph node's children (local name, node id), ids checked.
   std::vector<std::vector<std::pair<std::string, int>>> children;
+  /// Every SavedObjectGraph node's kind (same indices as `children`).
+  std::vector<SavedNode> nodes;
 
   /// The `variables` list of node `id` (a Keras layer's layer.weights), or nullopt.
   std::optional<std::vector<int>> variables_of(int id) const;

@@ -4,6 +4,7 @@ once (as a tensor or as skipped), names and keys as TF recorded them, get_weight
 the file knows it; every output form holds TensorFlow's own values bit for bit (floats widened
 to float64, integers and bool kept); diff and the Python module take these inputs too."""
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -218,12 +219,10 @@ def test_tfkeras_checkpoint_with_model(tmp_path, model, model_kind):
 
 def test_model_order_exact_for_h5_and_savedmodel():
     """The two model files that record trainability give the exact order for every golden model
-    (the rnn SavedModel was saved without traces, so it has no root variables list)."""
+    (the rnn SavedModel, saved without traces, by the order rebuilt from its object graph)."""
     for model in TFK_MODELS:
         m = json.loads((TFK / model / "expected" / "manifest.json").read_text())
         for kind in ("legacy_h5", "savedmodel"):
-            if (model, kind) == ("rnn", "savedmodel"):
-                continue
             info = json.loads(run("inspect", TFK / model / m["files"]["tf_checkpoint"], "--model",
                                   TFK / model / m["files"][kind], "--json").stdout)
             assert info["source"]["order_exact"] is True, (model, kind)
@@ -324,7 +323,7 @@ def test_checkpoint_state_file_paths(tmp_path):
 
 # --- out of a tf-keras SavedModel into a legacy .h5 (issue #15.3) --------------------------------
 
-@pytest.mark.parametrize("model", [m for m in TFK_MODELS if m != "rnn"])
+@pytest.mark.parametrize("model", TFK_MODELS)
 def test_savedmodel_to_legacy_h5(tmp_path, model):
     """The structure tf-keras's own model.h5 of the same model has (layer_names, each layer's
     weight_names), its config with float64 policies, and the weights widened bit for bit in
@@ -367,13 +366,87 @@ def convert_from(path, tmp_path):
     return out
 
 
-def test_savedmodel_without_variables_list_has_no_h5_structure(tmp_path):
-    """rnn was saved without traces: no root variables list, no layer lists to build from."""
-    sm = TFK / "rnn" / "savedmodel"
+def test_savedmodel_without_keras_metadata_has_no_h5_structure(tmp_path):
+    """What tf.saved_model.save writes for a Keras model: no Keras metadata anywhere (no
+    keras_metadata.pb, no SavedUserObject.metadata). The weights still read, in the root
+    variables list's order; a legacy .h5 needs the config."""
+    sm = tmp_path / "sm"
+    shutil.copytree(TFK / "sequential" / "savedmodel", sm)
+    (sm / "keras_metadata.pb").unlink()
+    assert json.loads(run("inspect", sm, "--json").stdout)["source"]["order_exact"] is True
     p = run("convert", sm, "-o", tmp_path / "m.h5", "--to", "legacy-h5", check=False)
     assert p.returncode == 5
     assert p.stderr.strip() == (
-        f"keras64: error: {sm}: --to legacy-h5 needs a tf-keras SavedModel whose "
-        "keras_metadata.pb gives the model config and whose layers list their variables (a model "
-        "saved with save_traces=False does not)")
+        f"keras64: error: {sm}: --to legacy-h5 needs a tf-keras SavedModel whose Keras metadata "
+        "(keras_metadata.pb, before TF 2.5 in saved_model.pb) gives the model config and places "
+        "every weight in its layer")
     assert not (tmp_path / "m.h5").exists()
+
+
+# --- SavedModels from before TF 2.5: the Keras metadata in saved_model.pb (make_pre_tf25.py) -----
+
+PRE25 = TF / "pre_tf25"
+PRE25_MODELS = sorted(p.name for p in PRE25.iterdir() if p.is_dir())
+
+
+def test_pre_tf25_copies_are_here():
+    assert PRE25_MODELS == ["functional", "sequential"]
+    for m in PRE25_MODELS:
+        assert sorted(p.name for p in (PRE25 / m).iterdir()) == ["saved_model.pb", "variables"]
+
+
+def listing(path):
+    info = json.loads(run("inspect", path, "--json").stdout)
+    return info["source"]["order_exact"], [(t["name"], t["key"], t["dtype"], t["shape"])
+                                           for t in info["tensors"]]
+
+
+@pytest.mark.parametrize("model", PRE25_MODELS)
+def test_pre_tf25_savedmodel_reads_as_the_modern_one(tmp_path, model):
+    """The same tensors in the same, exact order, and `--to legacy-h5` gives byte for byte what
+    the modern layout (keras_metadata.pb) of the same SavedModel gives (tf-keras loads both:
+    tests/interop/test_tfkeras_pre_tf25.py)."""
+    old = listing(PRE25 / model)
+    assert old == listing(TFK / model / "savedmodel") and old[0] is True
+    ours, modern = tmp_path / "old.h5", tmp_path / "new.h5"
+    run("convert", PRE25 / model, "-o", ours, "--to", "legacy-h5", "-q")
+    run("convert", TFK / model / "savedmodel", "-o", modern, "--to", "legacy-h5", "-q")
+    assert ours.read_bytes() == modern.read_bytes()
+
+
+# --- SavedModels saved with save_traces=False (make_no_traces.py) --------------------------------
+
+NO_TRACES = TF / "no_traces"
+NO_TRACES_CASES = sorted(p.name for p in NO_TRACES.iterdir() if (p / "expected.json").exists())
+
+
+@pytest.mark.parametrize("case", NO_TRACES_CASES)
+def test_savedmodel_without_traces(tmp_path, case):
+    """No variables lists: the order is rebuilt from the object graph and keras_metadata.pb -
+    exactly tf-keras's model.weights (a frozen custom layer lists its own weights, then its
+    sublayers'), the values bit for bit; --to legacy-h5 keeps that order (tf-keras loads it:
+    tests/interop/test_tfkeras_no_traces.py)."""
+    doc = json.loads((NO_TRACES / case / "expected.json").read_text())
+    sm = NO_TRACES / case / "saved"
+    info = json.loads(run("inspect", sm, "--json").stdout)
+    assert info["source"]["order_exact"] is True
+    assert [t["name"] for t in info["tensors"]] == doc["weights"]
+    m = json.loads((TFK / doc["model"] / "expected" / "manifest.json").read_text())
+    with np.load(TFK / doc["model"] / "expected" / "weights_f64.npz") as z:
+        by_name = {v["path"]: z[v["npz_key"]] for v in m["variables"]}
+    h5 = tmp_path / "m64.h5"
+    run("convert", sm, "-o", h5, "--to", "legacy-h5", "-q")
+    for path in (sm, h5):
+        d = tmp_path / f"from_{path.name}"
+        d.mkdir()
+        got = load_classic("npz", convert_from(path, d))
+        assert len(got) == len(doc["weights"])
+        for g, name in zip(got, doc["weights"]):
+            assert_bit_equal(g, by_name[name], f"{case}/{path.name}/{name}")
+
+
+def test_no_traces_cases_are_here():
+    assert NO_TRACES_CASES == ["custom", "custom_frozen", "functional", "mha"]
+    orders = {c: json.loads((NO_TRACES / c / "expected.json").read_text())["weights"]
+              for c in NO_TRACES_CASES}
+    assert orders["custom"] != orders["custom_frozen"]  # freezing reorders

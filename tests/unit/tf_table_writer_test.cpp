@@ -35,7 +35,7 @@ TEST(TfTableWriter, ReencodesEveryGoldenIndexByteForByte) {
         EXPECT_EQ(build_table(read_table(file)), file) << p.path();
         ++n;
       }
-  EXPECT_EQ(n, 29);  // 11 in tests/data/tf, 18 tf-keras ckpt + SavedModel
+  EXPECT_EQ(n, 35);  // 11 in tests/data/tf, 18 tf-keras ckpt + SavedModel, 2 pre_tf25, 4 no_traces
 }
 
 TEST(TfTableWriter, ManyEntriesSpanSeveralBlocksAndReadBack) {
