@@ -14,7 +14,7 @@ layers frozen, and saved again:
 The values are the golden's (weights_f64.npz, matched by name); a frozen layer only reorders
 them (tf-keras lists all its weights as non-trainable, its own before its sublayers').
 
-    TF_CPP_MIN_LOG_LEVEL=2 /work/venv-interop/bin/python tests/data/tf/make_no_traces.py \\
+    TF_CPP_MIN_LOG_LEVEL=2 .venv-interop/bin/python tests/data/tf/make_no_traces.py \\
         [OUT_DIR [CASE ...]]      # default: tests/data/tf/no_traces, the committed CASES
 """
 import json

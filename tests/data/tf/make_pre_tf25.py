@@ -23,7 +23,7 @@ tier checks that it loads every rewritten golden and predicts as the original do
 
 Deterministic: the same input gives the same bytes (serialized with deterministic=True).
 
-    TF_CPP_MIN_LOG_LEVEL=2 /work/venv-interop/bin/python tests/data/tf/make_pre_tf25.py \\
+    TF_CPP_MIN_LOG_LEVEL=2 .venv-interop/bin/python tests/data/tf/make_pre_tf25.py \\
         [OUT_DIR [MODEL ...]]      # default: tests/data/tf/pre_tf25, models sequential functional
 """
 import os
