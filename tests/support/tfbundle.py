@@ -31,14 +31,16 @@ def varint(b, pos):
 
 
 def fields(msg):
-    """[(field number, wire type, value)] of a protobuf message: ints for varint/fixed32, bytes
-    for length-delimited."""
+    """[(field number, wire type, value)] of a protobuf message: ints for varint/fixed64/fixed32,
+    bytes for length-delimited."""
     out, pos = [], 0
     while pos < len(msg):
         tag, pos = varint(msg, pos)
         num, wire = tag >> 3, tag & 7
         if wire == 0:
             v, pos = varint(msg, pos)
+        elif wire == 1:
+            v, pos = int.from_bytes(msg[pos:pos + 8], "little"), pos + 8
         elif wire == 5:
             v, pos = int.from_bytes(msg[pos:pos + 4], "little"), pos + 4
         elif wire == 2:

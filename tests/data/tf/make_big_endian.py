@@ -31,7 +31,7 @@ MAGIC = struct.pack("<Q", 0xdb4775248b80fb57)
 # --- CRC32C: the test suite's own (tests/support/k64test.py), and TF's mask ---------------------
 sys.path.insert(0, str(HERE.parents[1] / "support"))
 from k64test import crc32c  # noqa: E402
-from tfbundle import unmask, varint as get_varint  # noqa: E402
+from tfbundle import block, fields, unmask, varint as get_varint  # noqa: E402
 
 
 def mask(c):
@@ -48,27 +48,6 @@ def put_varint(v):
     return bytes(out)
 
 
-def fields(msg):
-    """[(number, wire type, value)]: int for varint/fixed, bytes for length-delimited."""
-    out, p = [], 0
-    while p < len(msg):
-        key, p = get_varint(msg, p)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v, p = get_varint(msg, p)
-        elif wt == 1:
-            v, p = struct.unpack_from("<Q", msg, p)[0], p + 8
-        elif wt == 5:
-            v, p = struct.unpack_from("<I", msg, p)[0], p + 4
-        elif wt == 2:
-            n, p = get_varint(msg, p)
-            v, p = msg[p:p + n], p + n
-        else:
-            raise SystemExit(f"wire type {wt}")
-        out.append((num, wt, v))
-    return out
-
-
 def serialize(fs):
     out = bytearray()
     for num, wt, v in fs:
@@ -79,23 +58,6 @@ def serialize(fs):
 
 
 # --- the table (LevelDB format without filters) --------------------------------------------------
-def read_block(b, off, size):
-    contents, typ = b[off:off + size], b[off + size]
-    assert typ == 0, "snappy blocks are not expected in these TF 2.21 files"
-    assert unmask(struct.unpack_from("<I", b, off + size + 1)[0]) == crc32c(contents + b"\0")
-    n = struct.unpack_from("<I", contents, len(contents) - 4)[0]
-    end, p, key, out = len(contents) - 4 * (n + 1), 0, b"", []
-    while p < end:
-        shared, p = get_varint(contents, p)
-        unshared, p = get_varint(contents, p)
-        vlen, p = get_varint(contents, p)
-        key = key[:shared] + contents[p:p + unshared]
-        p += unshared
-        out.append((key, contents[p:p + vlen]))
-        p += vlen
-    return out
-
-
 def read_table(b):
     foot, p = b[-48:], 0
     assert foot[40:] == MAGIC
@@ -104,10 +66,10 @@ def read_table(b):
     io, p = get_varint(foot, p)
     isz, p = get_varint(foot, p)
     entries = []
-    for _, handle in read_block(b, io, isz):
+    for _, handle in block(b, io, isz):
         off, q = get_varint(handle, 0)
         size, _ = get_varint(handle, q)
-        entries += read_block(b, off, size)
+        entries += block(b, off, size)
     return entries
 
 
