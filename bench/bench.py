@@ -26,8 +26,9 @@ turns going first. Sizes: 1 and 4 GB by default; --huge adds 16 GB (.weights.h5 
 model, the .keras copy and a 32 GB output would not fit beside each other; needs ~50 GB free).
 Per run: wall time, CPU time (user + system of the child) and peak RSS.
 
---writers auto,page-cache,direct-sync times keras64 once per KERAS64_WRITER setting (how its
-outputs reach the device: src/detail/writeback.hpp), alternating, one table row each.
+--writers auto,page-cache,direct-sync times keras64 once per KERAS64_WRITER setting, alternating,
+one table row each. Only a build of the `disk` branch (an O_DIRECT write path, issue #18, not
+merged) reads KERAS64_WRITER; main's keras64 always writes through the page cache and ignores it.
 """
 import argparse
 import json
@@ -362,7 +363,8 @@ def main():
     ap.add_argument("--inputs", default="weights.h5,.keras", help="comma list: weights.h5,.keras")
     ap.add_argument("--writers", default="",
                     help="comma list of KERAS64_WRITER settings to time keras64 under "
-                         "(auto, page-cache, direct, direct-sync); default: its default only")
+                         "(auto, page-cache, direct, direct-sync: read only by the `disk` branch's "
+                         "build); default: its default only")
     ap.add_argument("--no-floor", action="store_true", help="do not time the dd floor")
     ap.add_argument("--slow", action="store_true",
                     help="also run np.savez_compressed above 100 MB (about 10 MB/s of float64)")
@@ -532,8 +534,9 @@ def write_results(a, rows, widen, load):
              "per-repetition ratios. CPU s: user + system of the keras64 process. numpy s: the "
              "recipe as usually run (its output left dirty in the page cache); numpy+fsync s: the "
              "same plus fsync of its outputs, which keras64 always does before renaming its output "
-             "into place. speed-up = numpy s / keras64 s. writer: KERAS64_WRITER (default: "
-             "O_DIRECT past 64 MiB of output, src/detail/writeback.hpp).", "",
+             "into place. speed-up = numpy s / keras64 s. writer: KERAS64_WRITER, read only by "
+             "builds of the `disk` branch (O_DIRECT past 64 MiB); main writes through the page "
+             "cache.", "",
              "| size | output | input | writer | keras64 s | floor s | x floor | keras64 CPU s "
              "| keras64 peak RSS | output | numpy s | numpy+fsync s | numpy peak RSS | speed-up "
              "| output size vs numpy |",
