@@ -1,5 +1,7 @@
 #include "detail/crc32c_worker.hpp"
 
+#include <system_error>
+
 #include "detail/crc32c.hpp"
 
 namespace keras64::detail {
@@ -22,7 +24,18 @@ void Crc32cWorker::start(std::uint32_t state, const void* data, std::size_t n) {
     pending_ = true;
     done_ = false;
   }
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  if (!thread_.joinable()) {
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error&) {
+      // Out of threads (EAGAIN): the checksum is computed here, before the caller's write
+      // instead of beside it - slower, never wrong. The next start() tries again.
+      const std::lock_guard lock(m_);
+      state_ = crc32c_update(state_, data_, n_);
+      done_ = true;
+      return;
+    }
+  }
   cv_.notify_all();
 }
 

@@ -21,7 +21,8 @@ class Crc32cWorker {
 
   /// Starts extending the running CRC32C `state` (detail::crc32c_update's) by `n` bytes at
   /// `data`, which must stay valid and unchanged until wait() returns. At most one job at a
-  /// time: every start() is followed by a wait().
+  /// time: every start() is followed by a wait(). Where no thread can be started the job runs
+  /// in start() itself.
   void start(std::uint32_t state, const void* data, std::size_t n);
   /// The state after the job's bytes; blocks until the job is done.
   std::uint32_t wait() noexcept;

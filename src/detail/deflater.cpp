@@ -20,6 +20,7 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -160,7 +161,13 @@ class BlockPool {
     }
     engines_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) engines_.push_back(make_engine(level, framing));
-    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this, i] { work(*engines_[i]); });
+    for (unsigned i = 0; i < threads; ++i) {
+      try {
+        workers_.emplace_back([this, i] { work(*engines_[i]); });
+      } catch (const std::system_error&) {
+        break;  // out of threads (EAGAIN): fewer workers, or none (submit() then compresses)
+      }
+    }
   }
 
   ~BlockPool() {
@@ -182,11 +189,15 @@ class BlockPool {
   void submit(std::uint64_t tag, std::size_t shuffle = 0) {
     slots_[fill_].tag = tag;
     slots_[fill_].shuffle = shuffle;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(fill_);
+    if (workers_.empty()) {
+      compress(*engines_.front(), slots_[fill_], shuffled_);  // no worker could be started
+    } else {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(fill_);
+      }
+      work_cv_.notify_one();
     }
-    work_cv_.notify_one();
     ++submitted_;
     fill_ = (fill_ + 1) % slots_.size();
     if (submitted_ - emitted_ == slots_.size()) emit_oldest();
@@ -235,34 +246,39 @@ class BlockPool {
         i = queue_.front();
         queue_.pop_front();
       }
-      Slot& s = slots_[i];
-      std::size_t csize = 0;
-      std::exception_ptr error;
-      try {
-        const unsigned char* in = s.in.get();
-        if (s.shuffle > 1) {
-          if (!shuffled) shuffled.reset(new unsigned char[kBlock]);
-          shuffle(in, s.n, s.shuffle, shuffled.get());
-          in = shuffled.get();
-        }
-        csize = engine.compress(in, s.n, s.out.get());
-      } catch (...) {
-        error = std::current_exception();
-      }
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        s.csize = csize;
-        s.error = error;
-        s.done = true;
-      }
-      done_cv_.notify_all();
+      compress(engine, slots_[i], shuffled);
     }
+  }
+
+  // Compresses slot `s` (shuffling through `shuffled`, allocated on first use) and marks it done.
+  void compress(Engine& engine, Slot& s, std::unique_ptr<unsigned char[]>& shuffled) {
+    std::size_t csize = 0;
+    std::exception_ptr error;
+    try {
+      const unsigned char* in = s.in.get();
+      if (s.shuffle > 1) {
+        if (!shuffled) shuffled.reset(new unsigned char[kBlock]);
+        shuffle(in, s.n, s.shuffle, shuffled.get());
+        in = shuffled.get();
+      }
+      csize = engine.compress(in, s.n, s.out.get());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      s.csize = csize;
+      s.error = error;
+      s.done = true;
+    }
+    done_cv_.notify_all();
   }
 
   Output out_;
   std::vector<Slot> slots_;
   std::vector<std::unique_ptr<Engine>> engines_;
   std::vector<std::thread> workers_;
+  std::unique_ptr<unsigned char[]> shuffled_;  // submit()'s, when no worker could be started
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
   std::deque<std::size_t> queue_;

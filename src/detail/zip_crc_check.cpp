@@ -3,6 +3,7 @@
 #include <isa-l/crc.h>
 
 #include <algorithm>
+#include <system_error>
 
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
@@ -20,7 +21,12 @@ ZipCrcCheck::~ZipCrcCheck() {
 void ZipCrcCheck::start() {
   if (started_) return;
   started_ = true;
-  if (!members_.empty()) thread_ = std::thread([this] { run(); });
+  if (members_.empty()) return;
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error&) {
+    run();  // out of threads (EAGAIN): the whole check runs now, on the caller's thread
+  }
 }
 
 void ZipCrcCheck::finish() {

@@ -357,3 +357,45 @@ def test_two_checkpoint_writers_one_prefix(tmp_path, pairs, force):
             assert pair(d / "ckpt") == (old if ra == 0 else new)
         assert temp_leftovers(d) == [] and sorted(p.name for p in d.iterdir()) == \
             ["ckpt.data-00000-of-00001", "ckpt.index"]
+
+
+# --- out of threads: every helper thread has a fallback on the caller's thread ------------------
+# keras64 checks CRCs (input zip CRC-32, output CRC32C) and deflates on helper threads. Where none
+# can be started (pthread_create fails with EAGAIN: RLIMIT_NPROC reached, simulated by
+# support/kill_at_step.c) the same work runs on the calling thread: same output, byte for byte.
+
+@pytest.fixture(scope="module")
+def threaded(tmp_path_factory):
+    """A 4 MB model (tensors of ~1 MB: above the 256 KiB from which the output CRC32C runs on a
+    second thread) as .weights.h5 and as .keras."""
+    d = tmp_path_factory.mktemp("threaded")
+    arrays = make_weights_h5(d / "m.weights.h5", 4 << 20)
+    make_keras(d / "m.keras", d / "m.weights.h5", arrays)
+    return d
+
+
+@pytest.mark.parametrize("src,form,extra", [
+    ("m.weights.h5", "npy", []), ("m.weights.h5", "safetensors", []),
+    ("m.weights.h5", "npz-deflate", []), ("m.weights.h5", "weights.h5", ["--compress"]),
+    ("m.keras", "npy", []), ("m.keras", "keras", [])])
+def test_out_of_threads_gives_the_same_output(tmp_path, threaded, src, form, extra):
+    assert KILL_LIB and Path(KILL_LIB).is_file(), "KERAS64_KILL_AT_STEP_LIB is not set by ctest"
+    outs = []
+    for side in ("threads", "none"):
+        out = tmp_path / side / out_name(form)
+        out.parent.mkdir()
+        env = dict(os.environ)
+        if side == "none":
+            env.update(LD_PRELOAD=KILL_LIB, KERAS64_NO_THREADS="1",
+                       KERAS64_STEP_LOG=str(tmp_path / "refused.log"),
+                       ASAN_OPTIONS=env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        p = subprocess.run([CLI, "convert", str(threaded / src), "-o", str(out), "--to", form, "-q",
+                            *extra], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           env=env, timeout=60)
+        assert p.returncode == 0, p.stderr
+        files = sorted(out.rglob("*")) if out.is_dir() else [out]
+        outs.append({f.relative_to(out).as_posix() if out.is_dir() else f.name: sha(f)
+                     for f in files if f.is_file()})
+    # The fallbacks ran: thread creation was refused (each worker, each large tensor's CRC).
+    assert "pthread_create refused" in (tmp_path / "refused.log").read_text()
+    assert outs[0] == outs[1]
