@@ -11,11 +11,16 @@ returns.
 >>> for t in keras64.inspect("model.keras"): print(t.name, t.dtype, t.shape)
 
 Errors from the library are exceptions carrying its message (the text ``keras64`` prints after
-"keras64: error: "): :class:`OSError` (with ``errno``, ``strerror`` = the message, and
-``filename``) for I/O, :class:`FormatError` (a :class:`ValueError`) for a
-damaged input, :class:`NotImplementedError` for valid input keras64 does not handle,
-:class:`ValueError` for bad arguments, :class:`MismatchError` (a :class:`ValueError`) when weights
-do not fit a model, :class:`KeyboardInterrupt` when cancelled, :class:`RuntimeError` for a bug.
+"keras64: error: ", with hints in this module's parameter names, e.g. "pass force=True"):
+:class:`OSError` (with ``errno``, ``strerror`` = the message, and ``filename``) for I/O,
+:class:`FormatError` (a :class:`ValueError`) for a damaged input, :class:`NotImplementedError`
+for valid input keras64 does not handle, :class:`ValueError` for bad arguments,
+:class:`MismatchError` (a :class:`ValueError`) when weights do not fit a model,
+:class:`KeyboardInterrupt` when cancelled, :class:`RuntimeError` for a bug. Each also has the
+error's parts as attributes: ``code`` ("io", "corrupt", "unsupported", "invalid_argument",
+"mismatch", "interrupted", "internal"), ``file`` (the path as given), ``member`` (inside an
+archive), ``key`` (the tensor, dataset path or checkpoint key) - ``None`` when absent - and
+``message`` (the text after the context).
 :func:`load_into` checks the live model itself and raises :class:`MismatchError` with its own
 messages (the model's variables are not a file the library can name).
 The GIL is released while files are read and written.

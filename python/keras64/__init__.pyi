@@ -9,8 +9,19 @@ DEFAULT_CHUNK_SIZE: int
 _PathLike = Union[str, os.PathLike[str]]
 _Progress = Optional[Callable[[int, int], Any]]
 
-class FormatError(ValueError): ...
-class MismatchError(ValueError): ...
+class FormatError(ValueError):
+    code: str
+    file: Optional[str]
+    member: Optional[str]
+    key: Optional[str]
+    message: Optional[str]
+
+class MismatchError(ValueError):
+    code: str
+    file: Optional[str]
+    member: Optional[str]
+    key: Optional[str]
+    message: Optional[str]
 
 class SourceInfo:
     file: str

@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "keras64/convert.hpp"
@@ -40,54 +41,68 @@ PyObject* g_mismatch_error = nullptr;
 
 // ---- errors -------------------------------------------------------------------------------
 
-// Sets the Python exception for `e` (style.md section 6). `paths` are the paths the call was
-// given: the longest one the message starts with becomes OSError.filename.
-void set_error(const Error& e, const std::vector<std::string>& paths) {
-  const char* msg = e.what();
-  switch (e.code()) {
-    case Errc::io: {
-      std::string filename;
-      const std::string_view m(msg);
-      for (const auto& p : paths)
-        if (!p.empty() && p.size() > filename.size() && m.starts_with(p) &&
-            (m.size() == p.size() || m[p.size()] == ':'))
-          filename = p;
-      py::object exc;
-      if (e.sys_errno() != 0) {
-        // OSError(errno, strerror, filename) picks the subclass (FileNotFoundError, ...).
-        exc = filename.empty()
-                  ? py::reinterpret_borrow<py::object>(PyExc_OSError)(e.sys_errno(), msg)
-                  : py::reinterpret_borrow<py::object>(PyExc_OSError)(e.sys_errno(), msg, filename);
-      } else {
-        exc = py::reinterpret_borrow<py::object>(PyExc_OSError)(msg);
-      }
-      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+// The hint in Python's terms: the parameters of keras64's functions (the library's messages
+// name neither CLI flags nor parameters; style.md section 6).
+std::string python_hint(keras64::Hint h) {
+  switch (h) {
+    case keras64::Hint::force:
+      return " (pass force=True to replace it)";
+    case keras64::Hint::model:
+      return " (pass model=ARCH.keras)";
+    case keras64::Hint::none:
       break;
-    }
+  }
+  return "";
+}
+
+// Sets the Python exception for `e` (style.md section 6): its class from the code, its text
+// what() and the hint, and the fields as attributes: code ("corrupt", ...), file, member, key
+// and message (None when empty). OSError also gets errno and filename (the file).
+void set_error(const Error& e) {
+  const std::string msg = e.what() + python_hint(e.hint());
+  auto cls = [](PyObject* type) { return py::reinterpret_borrow<py::object>(type); };
+  py::object exc;
+  switch (e.code()) {
+    case Errc::io:
+      // OSError(errno, strerror, filename) picks the subclass (FileNotFoundError, ...).
+      if (e.sys_errno() == 0)
+        exc = cls(PyExc_OSError)(msg);
+      else if (e.file().empty())
+        exc = cls(PyExc_OSError)(e.sys_errno(), msg);
+      else
+        exc = cls(PyExc_OSError)(e.sys_errno(), msg, e.file());
+      break;
     case Errc::corrupt:
-      PyErr_SetString(g_format_error, msg);
+      exc = cls(g_format_error)(msg);
       break;
     case Errc::unsupported:
-      PyErr_SetString(PyExc_NotImplementedError, msg);
+      exc = cls(PyExc_NotImplementedError)(msg);
       break;
     case Errc::invalid_argument:
-      PyErr_SetString(PyExc_ValueError, msg);
+      exc = cls(PyExc_ValueError)(msg);
       break;
     case Errc::mismatch:
-      PyErr_SetString(g_mismatch_error, msg);
+      exc = cls(g_mismatch_error)(msg);
       break;
     case Errc::interrupted:
-      PyErr_SetString(PyExc_KeyboardInterrupt, msg);
+      exc = cls(PyExc_KeyboardInterrupt)(msg);
       break;
     case Errc::internal:
     default:
-      PyErr_SetString(PyExc_RuntimeError, msg);
+      exc = cls(PyExc_RuntimeError)(msg);
       break;
   }
+  auto field = [](const std::string& v) { return v.empty() ? py::none() : py::object(py::str(v)); };
+  exc.attr("code") = std::string(keras64::errc_name(e.code()));
+  exc.attr("file") = field(e.file());
+  exc.attr("member") = field(e.member());
+  exc.attr("key") = field(e.key());
+  exc.attr("message") = e.message();
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
 }
 
-[[noreturn]] void raise(const Error& e, const std::vector<std::string>& paths) {
-  set_error(e, paths);
+[[noreturn]] void raise(const Error& e) {
+  set_error(e);
   throw py::error_already_set();
 }
 
@@ -163,12 +178,12 @@ class Bridge {
 // Runs `f` (which releases the GIL itself); maps keras64::Error, preferring an exception kept by
 // the bridge (the user's Ctrl-C or callback error) over the "interrupted" it caused.
 template <class F>
-auto guarded(const std::vector<std::string>& paths, Bridge* bridge, F&& f) -> decltype(f()) {
+auto guarded(Bridge* bridge, F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const Error& e) {
     if (bridge) bridge->reraise_kept();
-    raise(e, paths);
+    raise(e);
   }
 }
 
@@ -431,7 +446,7 @@ keras64::OpenOptions open_options(const std::string& model, bool include_optimiz
 }
 
 py::tuple inspect(const std::string& path, const std::string& model, bool include_optimizer) {
-  return guarded({path, model}, nullptr, [&] {
+  return guarded(nullptr, [&] {
     std::unique_ptr<keras64::Source> src;
     {
       py::gil_scoped_release nogil;
@@ -501,7 +516,7 @@ py::tuple read_all(const std::string& path, const std::string& model, bool inclu
                    const std::string& cast, std::size_t chunk_bytes, bool mmap,
                    py::object progress) {
   Bridge bridge(std::move(progress));
-  return guarded({path, model}, &bridge, [&] {
+  return guarded(&bridge, [&] {
     std::unique_ptr<keras64::Source> src;
     {
       py::gil_scoped_release nogil;
@@ -548,7 +563,7 @@ py::tuple read_all(const std::string& path, const std::string& model, bool inclu
 // keras64::verify(): the same fields as `keras64 verify --json`.
 py::dict verify(const std::string& path, std::size_t chunk_bytes, py::object progress) {
   Bridge bridge(std::move(progress));
-  return guarded({path}, &bridge, [&] {
+  return guarded(&bridge, [&] {
     keras64::VerifyOptions vo;
     vo.chunk_bytes = chunk_bytes;
     vo.on_progress = bridge.function();
@@ -577,7 +592,7 @@ py::dict convert(const std::string& src_path, const std::string& dst, const std:
                  bool force, std::size_t chunk_bytes, int level, unsigned threads, bool compress,
                  py::object progress) {
   Bridge bridge(std::move(progress));
-  return guarded({src_path, dst, model}, &bridge, [&] {
+  return guarded(&bridge, [&] {
     keras64::ConvertOptions co;
     co.cast = parse_cast(cast);
     co.chunk_bytes = chunk_bytes;
@@ -607,7 +622,7 @@ py::dict save(const py::list& arrays, const std::vector<std::string>& names,
               bool force, std::size_t chunk_bytes, int level, unsigned threads, bool compress,
               py::object progress) {
   Bridge bridge(std::move(progress));
-  return guarded({path}, &bridge, [&] {
+  return guarded(&bridge, [&] {
     auto src = make_array_source(arrays, names, keras_paths, source);
     keras64::ConvertOptions co;
     co.cast = parse_cast(cast);
@@ -650,7 +665,7 @@ py::dict account_dict(const keras64::RoundingAccount& a) {
 // (Error{mismatch} naming `what` otherwise).
 py::dict narrow(const py::array& src, py::array& dst, const std::string& to,
                 const std::string& what) {
-  return guarded({}, nullptr, [&] {
+  return guarded(nullptr, [&] {
     const auto dtype = keras64::parse_dtype(to);
     if (!dtype) throw Error(Errc::unsupported, what + ": dtype " + to + " is not supported");
     if (!(src.flags() & py::array::c_style) || !(dst.flags() & py::array::c_style) ||
@@ -683,7 +698,7 @@ py::dict narrow(const py::array& src, py::array& dst, const std::string& to,
 
 py::dict diff(const std::string& a, const std::string& b, const std::string& model, double rtol,
               double atol, std::uint64_t ulp, std::size_t chunk_bytes) {
-  return guarded({a, b, model}, nullptr, [&] {
+  return guarded(nullptr, [&] {
     keras64::DiffOptions o;
     o.model = model;
     o.rtol = rtol;
@@ -754,13 +769,21 @@ PYBIND11_MODULE(_keras64, m) {
   if (!g_format_error || !g_mismatch_error) throw py::error_already_set();
   m.attr("FormatError") = py::handle(g_format_error);
   m.attr("MismatchError") = py::handle(g_mismatch_error);
+  // Defaults for the fields, so that the ones raised in Python (load_into) have them too.
+  using Default = std::pair<PyObject*, const char*>;
+  for (const auto& [type, code] :
+       {Default{g_format_error, "corrupt"}, Default{g_mismatch_error, "mismatch"}}) {
+    py::handle t(type);
+    t.attr("code") = code;
+    for (const char* field : {"file", "member", "key", "message"}) t.attr(field) = py::none();
+  }
 
   // Errors raised outside guarded() (none expected) still get their Python type.
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
-      set_error(e, {});
+      set_error(e);
     }
   });
 

@@ -69,9 +69,10 @@ std::string sink_for(const SourceInfo& m) {
   if (m.kind == "keras3-weights" || m.kind == "keras3-sharded") return "weights.h5";
   if (m.kind.starts_with("legacy")) return "legacy-h5";
   if (m.kind.starts_with("tf-")) return "tf-checkpoint";
-  throw Error(Errc::unsupported, m.file + ": cannot load weights into a " + m.kind +
-                                     " input: MODEL must be a .keras, a .weights.h5, a legacy "
-                                     ".h5 or a TensorFlow checkpoint or SavedModel");
+  throw Error(Errc::unsupported, {m.file},
+              "cannot load weights into a " + m.kind +
+                  " input: MODEL must be a .keras, a .weights.h5, a legacy "
+                  ".h5 or a TensorFlow checkpoint or SavedModel");
 }
 
 }  // namespace
@@ -126,14 +127,15 @@ LoadReport load_into(const fs::path& weights_path, const fs::path& model_path, c
   const std::string wf = weights->info().file, mf = mi.file;
   const SourceInfo& wi = weights->info();
   if (!m.by_name && !wi.order_exact && wi.kind.starts_with("keras3"))
-    throw Error(Errc::mismatch, wf + ": tensors are in file order (" + wi.note +
-                                    "), which cannot be matched by position to " + mf +
-                                    ": give the architecture with --model ARCH.keras");
+    throw Error(Errc::mismatch, {wf},
+                "tensors are in file order (" + wi.note +
+                    "), which cannot be matched by position to " + mf + ": give the architecture",
+                0, Hint::model);
   if (!m.by_name && wt.size() != mt.size())
     throw Error(
-        Errc::mismatch,
-        wf + ": " + std::to_string(wt.size()) + " tensors, " + mf + " has " +
-            std::to_string(mt.size()) + " (matched by position: " +
+        Errc::mismatch, {wf},
+        std::to_string(wt.size()) + " tensors, " + mf + " has " + std::to_string(mt.size()) +
+            " (matched by position: " +
             (wt.size() > mt.size() ? "first extra is tensor " + std::to_string(mt.size()) + " '" +
                                          wt[mt.size()].name + "'"
                                    : "first missing is tensor " + std::to_string(wt.size()) + " '" +
@@ -141,18 +143,19 @@ LoadReport load_into(const fs::path& weights_path, const fs::path& model_path, c
             ")");
   if (!m.only_b.empty()) {
     const TensorInfo& t = mt[m.only_b.front()];
-    throw Error(Errc::mismatch, mf + ": tensor '" + t.name + "' " + shape_string(t.shape) +
-                                    " is missing from " + wf + " (" +
-                                    std::to_string(m.only_b.size()) + " missing)");
+    throw Error(Errc::mismatch, {mf},
+                "tensor '" + t.name + "' " + shape_string(t.shape) + " is missing from " + wf +
+                    " (" + std::to_string(m.only_b.size()) + " missing)");
   }
   if (!m.only_a.empty())
-    throw Error(Errc::mismatch, wf + ": tensor '" + wt[m.only_a.front()].name + "' is not in " +
-                                    mf + " (" + std::to_string(m.only_a.size()) + " unknown)");
+    throw Error(Errc::mismatch, {wf},
+                "tensor '" + wt[m.only_a.front()].name + "' is not in " + mf + " (" +
+                    std::to_string(m.only_a.size()) + " unknown)");
   for (const auto& [w, k] : m.pairs)
     if (wt[w].shape != mt[k].shape)
       throw Error(
-          Errc::mismatch,
-          wf + ": tensor " + std::to_string(w) + " '" + wt[w].name + "': shape " +
+          Errc::mismatch, {wf},
+          "tensor " + std::to_string(w) + " '" + wt[w].name + "': shape " +
               shape_string(wt[w].shape) + ", " + mf + " has " + shape_string(mt[k].shape) +
               (m.by_name ? "" : " for its tensor " + std::to_string(k) + " '" + mt[k].name + "'"));
 

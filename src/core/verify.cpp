@@ -91,9 +91,9 @@ VerifyReport verify(const fs::path& path, const VerifyOptions& options) {
 
   const auto sums = src->tensor_checksums();
   if (!sums.empty() && sums.size() != ts.size())
-    throw Error(Errc::internal, r.source.file + ": " + std::to_string(sums.size()) +
-                                    " checksum lists for " + std::to_string(ts.size()) +
-                                    " tensors");
+    throw Error(Errc::internal, {r.source.file},
+                std::to_string(sums.size()) + " checksum lists for " + std::to_string(ts.size()) +
+                    " tensors");
   Progress progress;
   progress.tensors = ts.size();
   for (std::size_t i = 0; i < sums.size(); ++i)

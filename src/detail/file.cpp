@@ -28,10 +28,10 @@ File File::open_read(const std::filesystem::path& p) {
   File f;
   f.path_ = p.string();
   f.fd_ = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd_ < 0) throw io_error(f.path_ + ": cannot open", errno);
+  if (f.fd_ < 0) throw io_error({f.path_}, "cannot open", errno);
   struct stat st {};
   if (::fstat(f.fd_, &st) == 0 && S_ISDIR(st.st_mode))
-    throw io_error(f.path_ + ": cannot read", EISDIR);
+    throw io_error({f.path_}, "cannot read", EISDIR);
   return f;
 }
 
@@ -39,7 +39,7 @@ File File::create(const std::filesystem::path& p) {
   File f;
   f.path_ = p.string();
   f.fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (f.fd_ < 0) throw io_error(f.path_ + ": cannot create", errno);
+  if (f.fd_ < 0) throw io_error({f.path_}, "cannot create", errno);
   return f;
 }
 
@@ -47,7 +47,7 @@ File File::create_truncate(const std::filesystem::path& p) {
   File f;
   f.path_ = p.string();
   f.fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (f.fd_ < 0) throw io_error(f.path_ + ": cannot create", errno);
+  if (f.fd_ < 0) throw io_error({f.path_}, "cannot create", errno);
   return f;
 }
 
@@ -55,13 +55,13 @@ File File::open_write(const std::filesystem::path& p) {
   File f;
   f.path_ = p.string();
   f.fd_ = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
-  if (f.fd_ < 0) throw io_error(f.path_ + ": cannot open for writing", errno);
+  if (f.fd_ < 0) throw io_error({f.path_}, "cannot open for writing", errno);
   return f;
 }
 
 std::uint64_t File::size() const {
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) throw io_error(path_ + ": cannot stat", errno);
+  if (::fstat(fd_, &st) != 0) throw io_error({path_}, "cannot stat", errno);
   return static_cast<std::uint64_t>(st.st_size);
 }
 
@@ -72,7 +72,7 @@ std::size_t File::pread_some(void* dst, std::size_t n, std::uint64_t offset) con
     ssize_t r = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0) {
       if (errno == EINTR) continue;
-      throw io_error(path_ + ": read failed", errno);
+      throw io_error({path_}, "read failed", errno);
     }
     if (r == 0) break;
     done += static_cast<std::size_t>(r);
@@ -82,8 +82,9 @@ std::size_t File::pread_some(void* dst, std::size_t n, std::uint64_t offset) con
 
 void File::pread_all(void* dst, std::size_t n, std::uint64_t offset) const {
   if (pread_some(dst, n, offset) != n)
-    throw Error(Errc::corrupt, path_ + ": truncated: expected " + std::to_string(n) +
-                                   " bytes at offset " + std::to_string(offset));
+    throw Error(
+        Errc::corrupt, {path_},
+        "truncated: expected " + std::to_string(n) + " bytes at offset " + std::to_string(offset));
 }
 
 void File::write_all(const void* src, std::size_t n) {
@@ -92,9 +93,9 @@ void File::write_all(const void* src, std::size_t n) {
     ssize_t r = ::write(fd_, p, n);
     if (r < 0) {
       if (errno == EINTR) continue;
-      throw io_error(path_ + ": write failed", errno);
+      throw io_error({path_}, "write failed", errno);
     }
-    if (r == 0) throw io_error(path_ + ": write failed", ENOSPC);  // no progress: full device
+    if (r == 0) throw io_error({path_}, "write failed", ENOSPC);  // no progress: full device
     p += r;
     n -= static_cast<std::size_t>(r);
   }
@@ -106,9 +107,9 @@ void File::pwrite_all(const void* src, std::size_t n, std::uint64_t offset) {
     ssize_t r = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
     if (r < 0) {
       if (errno == EINTR) continue;
-      throw io_error(path_ + ": write failed", errno);
+      throw io_error({path_}, "write failed", errno);
     }
-    if (r == 0) throw io_error(path_ + ": write failed", ENOSPC);
+    if (r == 0) throw io_error({path_}, "write failed", ENOSPC);
     p += r;
     offset += static_cast<std::uint64_t>(r);
     n -= static_cast<std::size_t>(r);
@@ -116,7 +117,7 @@ void File::pwrite_all(const void* src, std::size_t n, std::uint64_t offset) {
 }
 
 void File::sync() {
-  if (::fsync(fd_) != 0) throw io_error(path_ + ": fsync failed", errno);
+  if (::fsync(fd_) != 0) throw io_error({path_}, "fsync failed", errno);
 }
 
 void File::close() {
@@ -124,15 +125,16 @@ void File::close() {
   int fd = fd_;
   fd_ = -1;
   // close() can report a delayed write error (NFS, disk full): it must not be ignored.
-  if (::close(fd) != 0) throw io_error(path_ + ": close failed", errno);
+  if (::close(fd) != 0) throw io_error({path_}, "close failed", errno);
 }
 
 std::string read_text_file(const std::filesystem::path& p, std::uint64_t limit) {
   File f = File::open_read(p);
   const std::uint64_t n = f.size();
   if (n > limit)
-    throw Error(Errc::corrupt, p.string() + ": file is too large (" + std::to_string(n) +
-                                   " bytes, limit " + std::to_string(limit) + ")");
+    throw Error(
+        Errc::corrupt, {p.string()},
+        "file is too large (" + std::to_string(n) + " bytes, limit " + std::to_string(limit) + ")");
   std::string s(static_cast<std::size_t>(n), '\0');
   f.pread_all(s.data(), s.size(), 0);
   return s;

@@ -209,15 +209,15 @@ Id open_member(const std::string& path, std::uint64_t offset, std::uint64_t size
   {
     // The driver's own checks, made first so that io failures are Error{io} with errno.
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw io_error(path + ": cannot open", errno);
+    if (fd < 0) throw io_error({path}, "cannot open", errno);
     struct stat st {};
     const bool ok = ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= offset &&
                     static_cast<std::uint64_t>(st.st_size) - offset >= size;
     ::close(fd);
     if (!ok)
-      throw Error(Errc::corrupt, path + ": truncated: member of " + std::to_string(size) +
-                                     " bytes at offset " + std::to_string(offset) +
-                                     " ends beyond the file");
+      throw Error(Errc::corrupt, {path},
+                  "truncated: member of " + std::to_string(size) + " bytes at offset " +
+                      std::to_string(offset) + " ends beyond the file");
   }
   Id fapl(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", Errc::internal));
   check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree", Errc::internal);

@@ -10,12 +10,12 @@
 
 namespace keras64::detail {
 
-/// Parses `text`; on failure throws Error{corrupt} "<where>: invalid JSON: <parser message>".
-inline nlohmann::json parse_json(std::string_view text, const std::string& where) {
+/// Parses `text`; on failure throws Error{corrupt} "invalid JSON: <parser message>" at `where`.
+inline nlohmann::json parse_json(std::string_view text, const ErrorContext& where) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw Error(Errc::corrupt, where + ": invalid JSON: " + e.what());
+    throw Error(Errc::corrupt, where, std::string("invalid JSON: ") + e.what());
   }
 }
 

@@ -112,7 +112,7 @@ class DictParser {
     try {
       h.nbytes = element_count(h.shape) * info(h.dtype).size;  // bounded: cannot overflow
     } catch (const Error& e) {
-      throw e.with_context("npy header");
+      throw Error(e.code(), "npy header: " + e.message());
     }
     return h;
   }
@@ -309,7 +309,7 @@ NpyHeader read_npy_header(const File& file) {
     return parse_npy_header(buf.data(), buf.size());
   } catch (const Error& e) {
     if (e.code() == Errc::io) throw;  // File already named the path
-    throw e.with_context(file.path());
+    throw e.within({file.path()});
   }
 }
 

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <system_error>
 
-#include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
 
@@ -36,8 +35,7 @@ void fsync_dir(const fs::path& dir) {
 }
 
 Error output_exists(const fs::path& target) {
-  return Error(Errc::invalid_argument,
-               target.string() + ": output exists (use --force to replace it)");
+  return Error(Errc::invalid_argument, {target.string()}, "output exists", 0, Hint::force);
 }
 
 // An exclusive flock() of a directory while it is held; best effort (a file system without
@@ -71,10 +69,10 @@ PendingOutput::PendingOutput(fs::path target, bool force, Kind kind)
     throw output_exists(target_);
   fs::path parent = target_.parent_path();
   if (!parent.empty() && !fs::is_directory(parent, ec))
-    throw io_error(t + ": cannot create output in " + parent.string(), ENOENT);
+    throw io_error({t}, "cannot create output in " + parent.string(), ENOENT);
   temp_ = sibling(target_, "tmp");
   if (kind_ == Kind::directory && ::mkdir(temp_.c_str(), 0755) != 0)
-    throw io_error(temp_.string() + ": cannot create directory", errno);
+    throw io_error({temp_.string()}, "cannot create directory", errno);
 }
 
 PendingOutput::~PendingOutput() {
@@ -86,7 +84,7 @@ PendingOutput::~PendingOutput() {
 void PendingOutput::commit() {
   if (committed_) return;
   const fs::path parent = target_.parent_path();
-  // RENAME_NOREPLACE: without --force, a target that appeared since we checked is not clobbered.
+  // RENAME_NOREPLACE: without force, a target that appeared since we checked is not clobbered.
   if (::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_NOREPLACE) == 0) {
     committed_ = true;
     fsync_dir(parent);
@@ -94,7 +92,7 @@ void PendingOutput::commit() {
   }
   int err = errno;
   if (err != EEXIST && err != ENOTEMPTY)
-    throw io_error(target_.string() + ": cannot rename output into place", err);
+    throw io_error({target_.string()}, "cannot rename output into place", err);
   if (!force_) throw output_exists(target_);
   // Replace: a file over a file is one atomic rename. Anything involving a directory is moved
   // aside first, so that at every instant the target is either the old or the new output.
@@ -102,13 +100,13 @@ void PendingOutput::commit() {
   const bool old_is_dir = fs::is_directory(fs::symlink_status(target_, ec));
   if (kind_ == Kind::file && !old_is_dir) {
     if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      throw io_error(target_.string() + ": cannot rename output into place", errno);
+      throw io_error({target_.string()}, "cannot rename output into place", errno);
     committed_ = true;
     fsync_dir(parent);
     return;
   }
   if (::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0)
-    throw io_error(target_.string() + ": cannot replace output", errno);
+    throw io_error({target_.string()}, "cannot replace output", errno);
   committed_ = true;
   fsync_dir(parent);
   fs::remove_all(temp_, ec);  // temp_ now names the old output
@@ -119,7 +117,7 @@ void PendingOutput::commit_file(File& file) {
     file.sync();
     file.close();
   } catch (const Error& e) {
-    throw replace_context(e, temp_.string(), target_.string());
+    throw e.renamed(temp_.string(), target_.string());
   }
   commit();
 }
@@ -136,13 +134,13 @@ void PendingOutput::commit_pair(PendingOutput& body, PendingOutput& key) {
     if (!key.force_) throw output_exists(key.target_);  // another writer won
     aside = sibling(key.target_, "old");
     if (::rename(key.target_.c_str(), aside.c_str()) != 0)
-      throw io_error(key.target_.string() + ": cannot move the old output aside", errno);
+      throw io_error({key.target_.string()}, "cannot move the old output aside", errno);
   }
   // 2. The body, over an old body or one left without its key.
   if (::rename(body.temp_.c_str(), body.target_.c_str()) != 0) {
     const int err = errno;
     if (!aside.empty()) ::rename(aside.c_str(), key.target_.c_str());  // the old pair again
-    throw io_error(body.target_.string() + ": cannot rename output into place", err);
+    throw io_error({body.target_.string()}, "cannot rename output into place", err);
   }
   body.committed_ = true;
   // 3. The key, last.
@@ -153,7 +151,7 @@ void PendingOutput::commit_pair(PendingOutput& body, PendingOutput& key) {
     if (!aside.empty()) ::unlink(aside.c_str());
     fsync_dir(parent);
     if (err == EEXIST) throw output_exists(key.target_);  // not a keras64 writer: no lock
-    throw io_error(key.target_.string() + ": cannot rename output into place", err);
+    throw io_error({key.target_.string()}, "cannot rename output into place", err);
   }
   key.committed_ = true;
   fsync_dir(parent);

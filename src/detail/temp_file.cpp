@@ -16,7 +16,7 @@ TempFile::TempFile(const std::string& hint) {
   if (ec) dir = "/tmp";
   std::string tmpl = (dir / ("keras64-" + hint + "-XXXXXX")).string();
   int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) throw io_error(tmpl + ": cannot create temporary file", errno);
+  if (fd < 0) throw io_error({tmpl}, "cannot create temporary file", errno);
   ::close(fd);
   path_ = tmpl;
 }

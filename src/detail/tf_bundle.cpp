@@ -157,7 +157,7 @@ SliceRun slice_run(const BundleEntry& e, std::uint64_t first, std::uint64_t coun
     if (in) break;
   }
   if (s == e.slices.size())
-    throw Error(Errc::corrupt, e.key + ": no slice holds element " + std::to_string(first));
+    throw Error(Errc::corrupt, {"", "", e.key}, "no slice holds element " + std::to_string(first));
   // Axis j: the outermost axis from which every inner axis is covered whole.
   std::size_t j = rank ? rank - 1 : 0;
   while (j > 0 && lo(s, j) == 0 && hi(s, j) == e.shape[j]) --j;
@@ -174,19 +174,19 @@ SliceRun slice_run(const BundleEntry& e, std::uint64_t first, std::uint64_t coun
 }
 
 Bundle::Bundle(const fs::path& prefix, std::string label) : label_(std::move(label)) {
-  auto bad = [&](const std::string& why) { return Error(Errc::corrupt, label_ + ": " + why); };
+  auto bad = [&](const std::string& why) { return Error(Errc::corrupt, {label_}, why); };
   const fs::path index_path = prefix.string() + ".index";
   std::string index;
   try {
     index = read_text_file(index_path, kMaxIndexFile);
   } catch (const Error& e) {
-    throw e.with_context(label_);
+    throw e.within({label_});
   }
   std::vector<TableEntry> table;
   try {
     table = read_table(index);
   } catch (const Error& e) {
-    throw e.with_context(label_);
+    throw e.within({label_});
   }
   if (table.empty() || !table[0].key.empty())
     throw bad("index: the first entry is not the bundle header (empty key)");
@@ -198,9 +198,9 @@ Bundle::Bundle(const fs::path& prefix, std::string label) : label_(std::move(lab
     throw bad("index: bundle header endianness " + std::to_string(header.endianness()));
   big_endian_ = header.endianness() == 1;
   if (header.has_version() && header.version().min_consumer() > kBundleVersion)
-    throw Error(Errc::unsupported, label_ + ": bundle format version " +
-                                       std::to_string(header.version().min_consumer()) +
-                                       " needs a newer reader (keras64 reads version 1)");
+    throw Error(Errc::unsupported, {label_},
+                "bundle format version " + std::to_string(header.version().min_consumer()) +
+                    " needs a newer reader (keras64 reads version 1)");
   const auto nshards = static_cast<std::uint32_t>(header.num_shards());
   for (std::uint32_t i = 0; i < nshards; ++i) {
     char suffix[48];
@@ -209,7 +209,7 @@ Bundle::Bundle(const fs::path& prefix, std::string label) : label_(std::move(lab
     try {
       shards_.push_back(File::open_read(p));
     } catch (const Error& e) {
-      throw e.with_context(label_);
+      throw e.within({label_});
     }
     shard_sizes_.push_back(shards_.back().size());
   }
@@ -338,8 +338,8 @@ const BundleEntry* Bundle::find(const std::string& key) const {
   return it == by_key_.end() ? nullptr : &entries_[it->second];
 }
 
-std::string Bundle::where(const BundleEntry& e) const {
-  return label_ + ":" + (e.slice_name.empty() ? e.key : e.slice_name);
+ErrorContext Bundle::where(const BundleEntry& e) const {
+  return {label_, "", e.slice_name.empty() ? e.key : e.slice_name};
 }
 
 void Bundle::verify(std::size_t i) {
@@ -352,23 +352,23 @@ void Bundle::verify(std::size_t i) {
     try {
       shards_[e.shard].pread_all(buf_.data(), n, e.offset + done);
     } catch (const Error& err) {
-      throw err.with_context(where(e));
+      throw err.within(where(e));
     }
     crc = crc32c_extend(crc, buf_.data(), n);
     done += n;
   }
-  if (crc != e.crc) throw Error(Errc::corrupt, where(e) + ": data checksum mismatch (CRC32C)");
+  if (crc != e.crc) throw Error(Errc::corrupt, where(e), "data checksum mismatch (CRC32C)");
   verified_[i] = true;
 }
 
 void Bundle::read(std::size_t i, std::uint64_t first, std::uint64_t n, void* dst) {
   const BundleEntry& e = entries_[i];
   if (first > e.size || n > e.size - first)
-    throw Error(Errc::internal, where(e) + ": read out of range");
+    throw Error(Errc::internal, where(e), "read out of range");
   try {
     shards_[e.shard].pread_all(dst, static_cast<std::size_t>(n), e.offset + first);
   } catch (const Error& err) {
-    throw err.with_context(where(e));
+    throw err.within(where(e));
   }
   if (verified_[i]) return;
   if (first != streamed_[i]) {
@@ -383,14 +383,14 @@ void Bundle::read(std::size_t i, std::uint64_t first, std::uint64_t n, void* dst
   streamed_[i] += n;
   if (streamed_[i] == e.size) {
     if (running_[i] != e.crc)
-      throw Error(Errc::corrupt, where(e) + ": data checksum mismatch (CRC32C)");
+      throw Error(Errc::corrupt, where(e), "data checksum mismatch (CRC32C)");
     verified_[i] = true;
   }
 }
 
 std::vector<std::string> Bundle::read_strings(std::size_t i, std::uint64_t max_bytes) {
   const BundleEntry& e = entries_[i];
-  auto bad = [&](const std::string& why) { return Error(Errc::corrupt, where(e) + ": " + why); };
+  auto bad = [&](const std::string& why) { return Error(Errc::corrupt, where(e), why); };
   if (e.dtype != kString || !e.slices.empty()) throw bad("not a string tensor");
   if (e.size > max_bytes)
     throw bad("string tensor of " + std::to_string(e.size) + " bytes is over the limit of " +
@@ -400,7 +400,7 @@ std::vector<std::string> Bundle::read_strings(std::size_t i, std::uint64_t max_b
   try {
     shards_[e.shard].pread_all(raw.data(), raw.size(), e.offset);
   } catch (const Error& err) {
-    throw err.with_context(where(e));
+    throw err.within(where(e));
   }
   // n varint64 lengths, their masked CRC32C (over each length as a u32, u64 if it does not
   // fit, in the bundle's byte order; the CRC itself stored in that order), then the bytes. The

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "detail/file.hpp"
+#include "keras64/error.hpp"
 #include "keras64/tensor.hpp"
 
 namespace keras64::detail::tf {
@@ -95,6 +96,8 @@ class Bundle {
   Bundle(const std::filesystem::path& prefix, std::string label);
 
   const std::string& label() const { return label_; }
+  /// Where an entry is, for errors: the bundle's label and the entry's key (or slice name).
+  ErrorContext where(const BundleEntry& e) const;
   const std::vector<BundleEntry>& entries() const { return entries_; }
   const BundleEntry* find(const std::string& key) const;
   bool big_endian() const { return big_endian_; }
@@ -118,8 +121,6 @@ class Bundle {
   std::vector<std::string> read_strings(std::size_t entry, std::uint64_t max_bytes);
 
  private:
-  std::string where(const BundleEntry& e) const;
-
   std::string label_;
   bool big_endian_ = false;
   std::vector<File> shards_;

@@ -81,7 +81,7 @@ std::string read_block(std::string_view file, std::uint64_t offset, std::uint64_
       try {
         return snappy_uncompress(contents, kMaxBlock);
       } catch (const Error& e) {
-        throw e.with_context(what);
+        throw Error(e.code(), what + ": " + e.message(), e.sys_errno());
       }
     default:
       throw corrupt(what + ": unknown block type " +

@@ -125,7 +125,7 @@ void Writeback::sync(const Range& r, bool wait) {
       ok_ = false;
       return;
     }
-    throw io_error(paths_[r.fd] + ": write failed", err);
+    throw io_error({paths_[r.fd]}, "write failed", err);
   }
   if (wait) drop(r);
 }

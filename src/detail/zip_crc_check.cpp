@@ -51,7 +51,7 @@ void ZipCrcCheck::run() noexcept {
         crc = crc32_gzip_refl(crc, buf.data(), n);
         done += n;
       }
-      if (crc != e.crc32) throw zip_crc_mismatch(label_ + ":" + e.name, crc, e.crc32);
+      if (crc != e.crc32) throw zip_crc_mismatch({label_, e.name}, crc, e.crc32);
     }
   } catch (const Error& e) {
     failure_ = std::make_exception_ptr(e);

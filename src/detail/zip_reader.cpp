@@ -44,12 +44,12 @@ bool safe_name(const std::string& n) {
 
 }  // namespace
 
-Error zip_crc_mismatch(const std::string& where, std::uint32_t computed, std::uint32_t recorded) {
+Error zip_crc_mismatch(const ErrorContext& where, std::uint32_t computed, std::uint32_t recorded) {
   char detail[96];
   std::snprintf(detail, sizeof detail,
-                ": CRC-32 mismatch: computed 0x%08x, the zip directory records 0x%08x", computed,
+                "CRC-32 mismatch: computed 0x%08x, the zip directory records 0x%08x", computed,
                 recorded);
-  return Error(Errc::corrupt, where + detail);
+  return Error(Errc::corrupt, where, detail);
 }
 
 bool ZipReader::has_signature(const std::filesystem::path& path) {
@@ -72,7 +72,7 @@ ZipReader::ZipReader(const std::filesystem::path& path) : path_(path.string()) {
 
 void ZipReader::parse() {
   auto corrupt = [&](const std::string& why) {
-    return Error(Errc::corrupt, path_ + ": not a valid zip archive: " + why);
+    return Error(Errc::corrupt, {path_}, "not a valid zip archive: " + why);
   };
   if (file_size_ < 22)
     throw corrupt("file is too short (" + std::to_string(file_size_) + " bytes)");
@@ -150,11 +150,10 @@ void ZipReader::parse() {
       q += 4 + len;
     }
     if (flags & 0x1)
-      throw Error(Errc::unsupported,
-                  path_ + ":" + z.name + ": encrypted zip members are not supported");
+      throw Error(Errc::unsupported, {path_, z.name}, "encrypted zip members are not supported");
     if (z.method != 0 && z.method != 8)
-      throw Error(Errc::unsupported, path_ + ":" + z.name + ": unsupported compression method " +
-                                         std::to_string(z.method));
+      throw Error(Errc::unsupported, {path_, z.name},
+                  "unsupported compression method " + std::to_string(z.method));
     if (!safe_name(z.name)) throw corrupt("unsafe member name '" + z.name + "'");
     if (z.method == 0 && z.size != z.compressed_size)
       throw corrupt(z.name + ": stored member with differing sizes");
@@ -180,7 +179,7 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
 
 void ZipReader::read(const ZipEntry& e,
                      const std::function<void(const void*, std::size_t)>& out) const {
-  const std::string where = path_ + ":" + e.name;
+  const ErrorContext where{path_, e.name};
   constexpr std::size_t kBuf = 1 << 20;
   std::vector<unsigned char> in(
       std::min<std::uint64_t>(kBuf, std::max<std::uint64_t>(e.compressed_size, 1)));
@@ -198,8 +197,7 @@ void ZipReader::read(const ZipEntry& e,
     produced = e.size;
   } else {
     z_stream zs{};
-    if (inflateInit2(&zs, -15) != Z_OK)
-      throw Error(Errc::internal, where + ": inflateInit2 failed");
+    if (inflateInit2(&zs, -15) != Z_OK) throw Error(Errc::internal, where, "inflateInit2 failed");
     struct Guard {
       z_stream* z;
       ~Guard() { inflateEnd(z); }
@@ -210,7 +208,7 @@ void ZipReader::read(const ZipEntry& e,
     while (rc != Z_STREAM_END) {
       if (zs.avail_in == 0) {
         if (consumed >= e.compressed_size)
-          throw Error(Errc::corrupt, where + ": compressed data ends early");
+          throw Error(Errc::corrupt, where, "compressed data ends early");
         const std::size_t n = static_cast<std::size_t>(
             std::min<std::uint64_t>(in.size(), e.compressed_size - consumed));
         file_.pread_all(in.data(), n, e.data_offset + consumed);
@@ -222,27 +220,28 @@ void ZipReader::read(const ZipEntry& e,
       zs.avail_out = static_cast<uInt>(buf.size());
       rc = inflate(&zs, Z_NO_FLUSH);
       if (rc != Z_OK && rc != Z_STREAM_END)
-        throw Error(Errc::corrupt, where + ": invalid deflate data");
+        throw Error(Errc::corrupt, where, "invalid deflate data");
       const std::size_t got = buf.size() - zs.avail_out;
       produced += got;
       // A member may not inflate past its declared size: that is how zip bombs are stopped.
       if (produced > e.size)
-        throw Error(Errc::corrupt, where + ": inflates past its declared size of " +
-                                       std::to_string(e.size) + " bytes");
+        throw Error(Errc::corrupt, where,
+                    "inflates past its declared size of " + std::to_string(e.size) + " bytes");
       crc = crc32(crc, buf.data(), static_cast<uInt>(got));
       if (got) out(buf.data(), got);
     }
   }
   if (produced != e.size)
-    throw Error(Errc::corrupt, where + ": size mismatch: " + std::to_string(produced) + " bytes, " +
-                                   std::to_string(e.size) + " declared");
+    throw Error(Errc::corrupt, where,
+                "size mismatch: " + std::to_string(produced) + " bytes, " + std::to_string(e.size) +
+                    " declared");
   if (crc != e.crc32) throw zip_crc_mismatch(where, static_cast<std::uint32_t>(crc), e.crc32);
 }
 
 std::string ZipReader::read_all(const ZipEntry& e, std::uint64_t limit) const {
   if (e.size > limit)
-    throw Error(Errc::corrupt, path_ + ":" + e.name + ": member is too large (" +
-                                   std::to_string(e.size) + " bytes)");
+    throw Error(Errc::corrupt, {path_, e.name},
+                "member is too large (" + std::to_string(e.size) + " bytes)");
   std::string s;
   s.reserve(static_cast<std::size_t>(e.size));
   read(e, [&](const void* p, std::size_t n) { s.append(static_cast<const char*>(p), n); });

@@ -34,7 +34,7 @@ struct ZipEntry {
 
 /// Error{corrupt} "<where>: CRC-32 mismatch: computed 0x..., the zip directory records 0x...":
 /// the one message of every zip CRC check (ZipReader::read, the npz inflater, ZipCrcCheck).
-Error zip_crc_mismatch(const std::string& where, std::uint32_t computed, std::uint32_t recorded);
+Error zip_crc_mismatch(const ErrorContext& where, std::uint32_t computed, std::uint32_t recorded);
 
 class ZipReader {
  public:

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
 
@@ -48,15 +47,15 @@ ZipWriter::ZipWriter(File& file, std::string shown, std::uint64_t zip64_threshol
 
 ZipWriter::~ZipWriter() = default;
 
-std::string ZipWriter::where() const {
-  return open_ ? shown_ + ":" + entries_.back().name : shown_;
+ErrorContext ZipWriter::where() const {
+  return open_ ? ErrorContext{shown_, entries_.back().name} : ErrorContext{shown_};
 }
 
-void ZipWriter::rethrow(const std::string& where) {
+void ZipWriter::rethrow(const ErrorContext& where) {
   try {
     throw;
   } catch (const Error& e) {
-    throw replace_context(e, file_.path(), where);
+    throw e.renamed(file_.path(), where);
   }
 }
 
@@ -72,12 +71,12 @@ void ZipWriter::put(const void* data, std::size_t n) {
 void ZipWriter::begin_member(std::string name, std::uint64_t uncompressed_size, Method method,
                              int level) {
   if (open_ || finished_)
-    throw Error(Errc::internal,
-                shown_ + ": zip member " + name +
+    throw Error(Errc::internal, shown_,
+                "zip member " + name +
                     (finished_ ? " begun after finish()" : " begun while another is open"));
   if (name.empty() || name.size() > 0xFFFF)
-    throw Error(Errc::internal,
-                shown_ + ": bad zip member name length " + std::to_string(name.size()));
+    throw Error(Errc::internal, shown_,
+                "bad zip member name length " + std::to_string(name.size()));
   const bool stored = method == Method::stored;
   Entry e;
   e.name = std::move(name);
@@ -132,7 +131,7 @@ std::uint64_t ZipWriter::begin_member_in_place(std::string name, std::uint64_t s
 
 void ZipWriter::end_member_in_place(std::uint32_t crc) {
   if (!open_ || !in_place_)
-    throw Error(Errc::internal, shown_ + ": zip end_member_in_place with no such member open");
+    throw Error(Errc::internal, shown_, "zip end_member_in_place with no such member open");
   Entry& e = entries_.back();
   e.crc = crc;
   offset_ += e.size;
@@ -151,8 +150,8 @@ void ZipWriter::write(const void* data, std::size_t n) {
                                                 : ": zip write with no member open"));
   Entry& e = entries_.back();
   if (n > e.size - written_)
-    throw Error(Errc::internal,
-                where() + ": more data than the declared " + std::to_string(e.size) + " bytes");
+    throw Error(Errc::internal, where(),
+                "more data than the declared " + std::to_string(e.size) + " bytes");
   if (n == 0) return;
   // ISA-L's CRC-32 (the gzip/zip polynomial, same values as zlib's crc32) runs at memory speed.
   e.crc = crc32_gzip_refl(e.crc, static_cast<const unsigned char*>(data), n);
@@ -170,13 +169,14 @@ void ZipWriter::end_member() {
                                                 : ": zip end_member with no member open"));
   Entry& e = entries_.back();
   if (written_ != e.size)
-    throw Error(Errc::internal, where() + ": member ended after " + std::to_string(written_) +
-                                    " of its " + std::to_string(e.size) + " bytes");
+    throw Error(Errc::internal, where(),
+                "member ended after " + std::to_string(written_) + " of its " +
+                    std::to_string(e.size) + " bytes");
   if (deflater_) {
     deflater_->finish();
     deflater_.reset();
     if (e.csize >= threshold_ && !e.local_zip64)
-      throw Error(Errc::internal, where() + ": compressed size exceeds deflate_bound()");
+      throw Error(Errc::internal, where(), "compressed size exceeds deflate_bound()");
   }
   try {
     out_.flush();  // a write error names this member, not a later one
@@ -206,15 +206,15 @@ void ZipWriter::patch_local_headers() {
       file_.pwrite_all(crc.data(), crc.size(), e.offset + 14);
       if (e.method != Method::stored) file_.pwrite_all(csize.data(), csize.size(), csize_at);
     } catch (...) {
-      rethrow(shown_ + ":" + e.name);
+      rethrow({shown_, e.name});
     }
   }
   out_.writeback().unpin(file_);
 }
 
 void ZipWriter::finish() {
-  if (open_) throw Error(Errc::internal, where() + ": zip finished with a member open");
-  if (finished_) throw Error(Errc::internal, shown_ + ": zip finished twice");
+  if (open_) throw Error(Errc::internal, where(), "zip finished with a member open");
+  if (finished_) throw Error(Errc::internal, shown_, "zip finished twice");
   write_central_directory();
   try {
     out_.finish();

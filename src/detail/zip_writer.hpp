@@ -21,6 +21,7 @@
 
 #include "detail/buffered_writer.hpp"
 #include "detail/deflater.hpp"
+#include "keras64/error.hpp"
 
 namespace keras64::detail {
 
@@ -81,8 +82,8 @@ class ZipWriter {
   void put(const void* data, std::size_t n);  // appends to the file, counting offset_
   void patch_local_headers();
   void write_central_directory();
-  [[noreturn]] void rethrow(const std::string& where);
-  std::string where() const;
+  [[noreturn]] void rethrow(const ErrorContext& where);
+  ErrorContext where() const;
 
   File& file_;
   BufferedWriter out_;

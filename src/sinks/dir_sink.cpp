@@ -1,6 +1,5 @@
 #include "sinks/dir_sink.hpp"
 
-#include "detail/error_path.hpp"
 #include "keras64/error.hpp"
 
 namespace keras64::detail {
@@ -29,14 +28,8 @@ void DirSink::rethrow(const std::string& name) const {
     throw;
   } catch (const Error& e) {
     const std::string dir = pending_->temp().string() + "/";
-    const std::string_view what = e.what();
-    std::string file = name;
-    if (what.starts_with(dir)) {
-      const std::size_t end = what.find(": ", dir.size());
-      if (end != std::string_view::npos)
-        file = std::string(what.substr(dir.size(), end - dir.size()));
-    }
-    throw replace_context(e, (pending_->temp() / file).string(), (target_ / file).string());
+    const std::string file = e.file().starts_with(dir) ? e.file().substr(dir.size()) : name;
+    throw e.renamed((pending_->temp() / file).string(), (target_ / file).string());
   }
 }
 

@@ -94,7 +94,7 @@ void H5ChunkWriter::write_chunk(const void* z, std::size_t n) {
     h5::check(H5Dwrite_chunk(dset_.get(), H5P_DEFAULT, 0, pc.offset.data(), n, z),
               "cannot write a chunk", Errc::io);
   } catch (const Error& e) {
-    throw e.with_context(shown_ + ":" + pc.path);
+    throw e.within({shown_, "", pc.path});
   }
 }
 

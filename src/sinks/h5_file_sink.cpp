@@ -9,7 +9,6 @@
 #include <optional>
 #include <string_view>
 
-#include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "detail/output_path.hpp"
 #include "detail/policy_rewrite.hpp"
@@ -40,9 +39,9 @@ void require_source_kind(const Plan& plan, std::initializer_list<std::string_vie
                          std::string_view format, std::string_view instead) {
   if (std::none_of(prefixes.begin(), prefixes.end(),
                    [&](std::string_view p) { return plan.source.kind.starts_with(p); }))
-    throw Error(Errc::unsupported, plan.source.file + ": --to " + std::string(format) + " needs " +
-                                       std::string(instead) + ", not a " + plan.source.kind +
-                                       " input");
+    throw Error(Errc::unsupported, {plan.source.file},
+                "the " + std::string(format) + " format needs " + std::string(instead) +
+                    ", not a " + plan.source.kind + " input");
 }
 
 namespace {
@@ -58,14 +57,13 @@ class H5FileSink final : public OrderedSink {
     writer_options_ = hdf5_writer_options(options_, format);
     // Keras picks its reader by file name (docs/keras-formats.md §0).
     if (flavor_ == Flavor::keras3 && !name.ends_with(".weights.h5"))
-      throw Error(Errc::invalid_argument, target_.string() +
-                                              ": a Keras 3 weights file must be named *.weights.h5 "
-                                              "(Keras chooses its reader by that suffix)");
+      throw Error(Errc::invalid_argument, {target_.string()},
+                  "a Keras 3 weights file must be named *.weights.h5 "
+                  "(Keras chooses its reader by that suffix)");
     if (flavor_ == Flavor::legacy && name.ends_with(".weights.h5"))
-      throw Error(Errc::invalid_argument,
-                  target_.string() +
-                      ": a legacy .h5 must not be named *.weights.h5 (Keras would "
-                      "read it as Keras 3 native weights)");
+      throw Error(Errc::invalid_argument, {target_.string()},
+                  "a legacy .h5 must not be named *.weights.h5 (Keras would "
+                  "read it as Keras 3 native weights)");
     check_output_target(target_, options_.force);
     record_crc32c();  // each planned dataset's keras64.crc32c attribute
   }
@@ -75,18 +73,17 @@ class H5FileSink final : public OrderedSink {
     if (flavor_ == Flavor::keras3)
       require_source_kind(plan(), {"keras3", "tfkeras"}, "weights.h5",
                           "a Keras 3 input (.keras, .weights.h5, sharded .weights.json) or a "
-                          "tf.keras .keras; use --to legacy-h5 for a legacy .h5");
+                          "tf.keras .keras; legacy-h5 is the format for a legacy .h5");
     else
       require_source_kind(plan(), {"legacy", "tf-savedmodel"}, "legacy-h5",
-                          "a legacy .h5 input or a tf-keras SavedModel; use --to weights.h5 or "
-                          "--to keras for Keras 3 files");
+                          "a legacy .h5 input or a tf-keras SavedModel; weights.h5 and keras "
+                          "are the formats for Keras 3 files");
     if (plan().source.kind == "tf-savedmodel" && plan().origin &&
         plan().origin->native_files().empty())
-      throw Error(Errc::unsupported,
-                  plan().source.file +
-                      ": --to legacy-h5 needs a tf-keras SavedModel whose Keras metadata "
-                      "(keras_metadata.pb, before TF 2.5 in saved_model.pb) gives the model "
-                      "config and places every weight in its layer");
+      throw Error(Errc::unsupported, {plan().source.file},
+                  "the legacy-h5 format needs a tf-keras SavedModel whose Keras metadata "
+                  "(keras_metadata.pb, before TF 2.5 in saved_model.pb) gives the model "
+                  "config and places every weight in its layer");
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
     std::string config;
     if (flavor_ == Flavor::legacy &&
@@ -99,7 +96,7 @@ class H5FileSink final : public OrderedSink {
             "model_config",
             rewrite_policies(config, "float64", plan().source.file + ":/: attribute model_config"));
     } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
+      throw e.renamed(pending_->temp().string(), target_.string());
     }
   }
 
@@ -122,7 +119,7 @@ class H5FileSink final : public OrderedSink {
       f = File::open_read(pending_->temp());
       bytes_ = f.size();
     } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
+      throw e.renamed(pending_->temp().string(), target_.string());
     }
     pending_->commit_file(f);
   }

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include "detail/error_path.hpp"
 #include "keras64/error.hpp"
 
 namespace keras64::detail {
@@ -15,7 +14,7 @@ H5RawWriter::H5RawWriter(std::filesystem::path temp, std::string shown, std::vec
   try {
     size_ = File::open_read(temp_).size();
   } catch (const Error& e) {
-    throw replace_context(e, temp_.string(), shown_);
+    throw e.renamed(temp_.string(), shown_);
   }
   for (const Region& r : regions_)
     if (r.size > 0 && r.offset + r.size > size_)
@@ -69,7 +68,7 @@ void H5RawWriter::copy_skeleton() {
       at = to;
     }
   } catch (const Error& e) {
-    throw replace_context(replace_context(e, temp_.string(), shown_), target_path_, shown_);
+    throw e.renamed(e.file() == target_path_ ? target_path_ : temp_.string(), shown_);
   }
 }
 
@@ -108,7 +107,7 @@ void H5RawWriter::open(std::size_t index) {
     }
     target_->seek(base_ + regions_.at(index).offset);
   } catch (const Error& e) {
-    throw replace_context(e, target_path_, shown_ + ":" + regions_.at(index).path);
+    throw e.renamed(target_path_, {shown_, "", regions_.at(index).path});
   }
 }
 
@@ -120,7 +119,7 @@ void H5RawWriter::append(const void* data, std::size_t n) {
   try {
     target_->write(data, n);
   } catch (const Error& e) {
-    throw replace_context(e, target_path_, shown_ + ":" + r.path);
+    throw e.renamed(target_path_, {shown_, "", r.path});
   }
   if (embedded_)
     tensor_crc_ = crc32_gzip_refl(tensor_crc_, static_cast<const unsigned char*>(data), n);
@@ -144,7 +143,7 @@ void H5RawWriter::finish() {
       out_.close();
     }
   } catch (const Error& e) {
-    throw replace_context(e, temp_.string(), shown_);
+    throw e.renamed(temp_.string(), shown_);
   }
 }
 

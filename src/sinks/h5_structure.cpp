@@ -6,7 +6,6 @@
 #include <bit>
 #include <cstring>
 
-#include "detail/error_path.hpp"
 #include "keras64/convert.hpp"
 #include "keras64/error.hpp"
 #include "sinks/h5_tree_copy.hpp"
@@ -107,7 +106,7 @@ void H5StructureWriter::fail(const std::string& where) const {
   try {
     throw;
   } catch (const Error& e) {
-    throw e.with_context(shown_ + ":" + where);
+    throw e.within({shown_, "", where});
   }
 }
 

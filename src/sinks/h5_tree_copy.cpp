@@ -48,7 +48,7 @@ void H5TreeCopy::copy_child(hdf5::Reader& r, const hdf5::Object& obj, hid_t out,
                             const std::string& name) {
   // Errors of the input name it (the reader's "model.weights.h5:/a/b: ..."); errors of the
   // output name the output and the object's path.
-  const std::string& label = r.label();
+  const std::string& input = r.where().file;
   try {
     if (obj.kind == hdf5::Kind::group) {
       h5::Id g_out;
@@ -79,9 +79,8 @@ void H5TreeCopy::copy_child(hdf5::Reader& r, const hdf5::Object& obj, hid_t out,
     // when it is not converted).
     copy_as_is(r, obj, d, out, name);
   } catch (const Error& e) {
-    const std::string_view what = e.what();
-    if (!label.empty() && what.substr(0, label.size() + 1) == label + ":") throw;
-    throw e.with_context(shown_ + ":" + obj.path);
+    if (!input.empty() && e.file() == input) throw;
+    throw e.within({shown_, "", obj.path});
   }
 }
 

@@ -20,7 +20,6 @@
 #include <system_error>
 #include <vector>
 
-#include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "detail/output_path.hpp"
 #include "detail/policy_rewrite.hpp"
@@ -61,9 +60,9 @@ class KerasSink final : public OrderedSink {
       : target_(std::move(target)), options_(options) {
     writer_options_ = hdf5_writer_options(options_, "keras");
     if (!target_.filename().string().ends_with(".keras"))
-      throw Error(Errc::invalid_argument, target_.string() +
-                                              ": a Keras model file must be named *.keras "
-                                              "(keras.saving.load_model requires it)");
+      throw Error(Errc::invalid_argument, {target_.string()},
+                  "a Keras model file must be named *.keras "
+                  "(keras.saving.load_model requires it)");
     check_output_target(target_, options_.force);
     record_crc32c();  // each planned dataset's keras64.crc32c attribute
   }
@@ -71,14 +70,14 @@ class KerasSink final : public OrderedSink {
  private:
   void on_begin() override {
     require_source_kind(plan(), {"keras3", "tfkeras"}, "keras",
-                        "a Keras 3 input (.keras, or .weights.h5 / sharded weights with --model) "
+                        "a Keras 3 input (.keras, or .weights.h5 / sharded weights with the model) "
                         "or a tf.keras .keras");
     const std::string config_text = plan().origin->config_json();
     if (config_text.empty())
-      throw Error(Errc::invalid_argument,
-                  plan().source.file +
-                      ": --to keras needs the model's config.json: convert the "
-                      ".keras file, or give --model ARCH.keras");
+      throw Error(Errc::invalid_argument, {plan().source.file},
+                  "the keras format needs the model's config.json: convert the .keras file, or "
+                  "give the model's architecture",
+                  0, Hint::model);
     config_ = options_.keep_config
                   ? config_text
                   : rewrite_policies(config_text, "float64",
@@ -91,7 +90,7 @@ class KerasSink final : public OrderedSink {
       writer_.emplace(weights_.path, target_.string() + ":model.weights.h5", plan(),
                       writer_options_);
     } catch (const Error& e) {
-      throw replace_context(e, weights_.path.string(), target_.string() + ":model.weights.h5");
+      throw e.renamed(weights_.path.string(), {target_.string(), "model.weights.h5"});
     }
     if (!writer_->raw()) return;  // compressed: all of the archive at the end
     // Uncompressed: the archive up to the weights now, the weights in place as they arrive.
@@ -171,7 +170,7 @@ class KerasSink final : public OrderedSink {
     try {
       out_ = File::create(pending_->temp());
     } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
+      throw e.renamed(pending_->temp().string(), target_.string());
     }
     zip_.emplace(out_, target_.string(), ZipWriter::kZip64Limit, options_.threads);
   }
@@ -195,7 +194,7 @@ class KerasSink final : public OrderedSink {
       h5 = File::open_read(weights_.path);
       size = h5.size();
     } catch (const Error& e) {
-      throw replace_context(e, weights_.path.string(), target_.string() + ":model.weights.h5");
+      throw e.renamed(weights_.path.string(), {target_.string(), "model.weights.h5"});
     }
     zip_->begin_member("model.weights.h5", size, ZipWriter::Method::stored);
     std::vector<char> buf(std::size_t{1} << 20);

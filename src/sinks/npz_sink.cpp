@@ -4,7 +4,6 @@
 // np.savez_compressed; ZIP64 fields appear only where a size or offset needs them.
 #include <optional>
 
-#include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "detail/npy_format.hpp"
 #include "detail/output_path.hpp"
@@ -32,7 +31,7 @@ class NpzSink final : public OrderedSink {
     try {
       file_ = File::create(pending_->temp());
     } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
+      throw e.renamed(pending_->temp().string(), target_.string());
     }
     zip_.emplace(file_, target_.string(), ZipWriter::kZip64Limit, options_.threads);
   }

@@ -27,7 +27,6 @@
 
 #include "detail/buffered_writer.hpp"
 #include "detail/crc32c.hpp"
-#include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "detail/output_path.hpp"
 #include "keras64/error.hpp"
@@ -55,8 +54,9 @@ class SafetensorsSink final : public OrderedSink {
       keys.push_back(t.source.key);
       any_key = any_key || !t.source.key.empty();
       if (!names.insert(t.source.name).second)
-        throw Error(Errc::unsupported, target_.string() + ": two tensors are named '" +
-                                           t.source.name + "' (safetensors keys must be unique)");
+        throw Error(
+            Errc::unsupported, {target_.string()},
+            "two tensors are named '" + t.source.name + "' (safetensors keys must be unique)");
       order.push_back(t.source.name);
       dtypes.push_back(info(t.source.dtype).name);
     }
@@ -116,7 +116,7 @@ class SafetensorsSink final : public OrderedSink {
       out_->write(text.data(), text.size());
       out_->writeback().pin(file_, 0, sizeof len + text.size());  // patched at commit
     } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
+      throw e.renamed(pending_->temp().string(), target_.string());
     }
     bytes_ = sizeof len + text.size();
   }
@@ -126,7 +126,7 @@ class SafetensorsSink final : public OrderedSink {
     try {
       out_->write(data, n);
     } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
+      throw e.renamed(pending_->temp().string(), target_.string());
     }
     bytes_ += n;
   }
@@ -139,7 +139,7 @@ class SafetensorsSink final : public OrderedSink {
         file_.pwrite_all(crc_hex(crc32c(i)).data(), 8, crc_slots_[i]);
       out_->writeback().unpin(file_);
     } catch (const Error& e) {
-      throw replace_context(e, pending_->temp().string(), target_.string());
+      throw e.renamed(pending_->temp().string(), target_.string());
     }
     pending_->commit_file(file_);
   }

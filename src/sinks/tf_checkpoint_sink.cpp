@@ -33,7 +33,6 @@
 
 #include "detail/buffered_writer.hpp"
 #include "detail/crc32c.hpp"
-#include "detail/error_path.hpp"
 #include "detail/file.hpp"
 #include "detail/output_path.hpp"
 #include "detail/tf_bundle.hpp"
@@ -92,9 +91,9 @@ class TfCheckpointSink final : public OrderedSink {
     const std::string p = prefix_.string();
     std::error_code ec;
     if (p.ends_with(".index") || p.ends_with("/") || fs::is_directory(prefix_, ec))
-      throw Error(Errc::invalid_argument,
-                  p + ": --to tf-checkpoint writes PREFIX.index and PREFIX.data-00000-of-00001: "
-                      "give the prefix (out/ckpt), not the index file or a directory");
+      throw Error(Errc::invalid_argument, {p},
+                  "the tf-checkpoint format writes PREFIX.index and PREFIX.data-00000-of-00001: "
+                  "give the prefix (out/ckpt), not the index file or a directory");
     // The index alone decides whether the output exists: a data file without one is what a
     // killed run leaves, and is replaced.
     check_output_target(index_path(), options_.force);
@@ -106,10 +105,9 @@ class TfCheckpointSink final : public OrderedSink {
   std::string shown() const { return prefix_.string(); }
 
   Error outside(const Error& e) const {
-    Error r = replace_context(e, data_pending_->temp().string(), data_path().string());
-    return index_pending_
-               ? replace_context(r, index_pending_->temp().string(), index_path().string())
-               : r;
+    if (index_pending_ && e.file() == index_pending_->temp().string())
+      return e.renamed(e.file(), index_path().string());
+    return e.renamed(data_pending_->temp().string(), data_path().string());
   }
 
   void on_begin() override {
@@ -117,7 +115,7 @@ class TfCheckpointSink final : public OrderedSink {
                         "a TensorFlow checkpoint or SavedModel input");
     const std::string& label = plan().source.file;
     const auto located = tf_bundle_prefix(label);
-    if (!located) throw Error(Errc::internal, shown() + ": " + label + " has no bundle prefix");
+    if (!located) throw Error(Errc::internal, {shown()}, label + " has no bundle prefix");
     const fs::path& in_prefix = *located;
     in_.emplace(in_prefix, label);
     // The table's values as stored: each entry's proto is rewritten from its own bytes, so that
@@ -125,11 +123,11 @@ class TfCheckpointSink final : public OrderedSink {
     try {
       table_ = tf::read_table(read_text_file(in_prefix.string() + ".index", kMaxIndexFile));
     } catch (const Error& e) {
-      throw e.with_context(label);
+      throw e.within({label});
     }
     const auto& entries = in_->entries();
     if (table_.size() != entries.size() + 1)
-      throw Error(Errc::internal, shown() + ": index read twice differently");
+      throw Error(Errc::internal, {shown()}, "index read twice differently");
     for (std::uint32_t s = 0; s < in_->num_shards(); ++s)
       shards_.push_back(File::open_read(in_prefix.string() + shard_suffix(s, in_->num_shards())));
     swap_ = in_->big_endian();
@@ -156,23 +154,24 @@ class TfCheckpointSink final : public OrderedSink {
       const std::string& key = pt.source.key.empty() ? pt.source.name : pt.source.key;
       auto it = by_key.find(key);
       if (it == by_key.end() || entries[it->second].is_slice)
-        throw Error(Errc::mismatch, shown() + ": tensor '" + pt.source.name + "' (key '" + key +
-                                        "') is not an entry of " + in_->label());
+        throw Error(Errc::mismatch, {shown()},
+                    "tensor '" + pt.source.name + "' (key '" + key + "') is not an entry of " +
+                        in_->label());
       const tf::BundleEntry& e = entries[it->second];
       const auto stored = tf::to_dtype(e.dtype);
       if (!stored || e.shape != pt.source.shape)
-        throw Error(Errc::mismatch, shown() + ":" + key + ": planned as " +
-                                        std::string(info(pt.dtype).name) + " " +
-                                        shape_string(pt.source.shape) + ", the entry is " +
-                                        tf::tf_type_name(e.dtype) + " " + shape_string(e.shape));
+        throw Error(Errc::mismatch, {shown(), "", key},
+                    "planned as " + std::string(info(pt.dtype).name) + " " +
+                        shape_string(pt.source.shape) + ", the entry is " +
+                        tf::tf_type_name(e.dtype) + " " + shape_string(e.shape));
       if (pt.dtype != *stored && !(info(pt.dtype).is_float && info(*stored).is_float))
-        throw Error(Errc::unsupported,
-                    shown() + ":" + key + ": " + tf::tf_type_name(e.dtype) + " written as " +
-                        std::string(info(pt.dtype).name) +
-                        ": a checkpoint keeps its integer entries as stored (TensorFlow restores "
-                        "a variable only from its own dtype); --cast all is not available here");
+        throw Error(
+            Errc::unsupported, {shown(), "", key},
+            tf::tf_type_name(e.dtype) + " written as " + std::string(info(pt.dtype).name) +
+                ": a checkpoint keeps its integer entries as stored (TensorFlow restores "
+                "a variable only from its own dtype); casting all tensors is not available here");
       OutEntry& o = out_entries_[it->second];
-      if (o.plan) throw Error(Errc::internal, shown() + ":" + key + ": planned twice");
+      if (o.plan) throw Error(Errc::internal, {shown(), "", key}, "planned twice");
       o.plan = k;
       o.fed = true;
       o.dtype = tf_type_of(pt.dtype);
@@ -217,7 +216,7 @@ class TfCheckpointSink final : public OrderedSink {
       OutEntry& o = out_entries_[i];
       if (o.fed) continue;
       const tf::BundleEntry& e = entries[i];
-      const std::string where = in_->label() + ":" + (e.slice_name.empty() ? e.key : e.slice_name);
+      const ErrorContext where = in_->where(e);
       if (e.dtype == tf::kString) in_->read_strings(i, kMaxStrings);  // checks its two CRCs
       const auto in_dt = tf::to_dtype(e.dtype);
       const bool widen = o.dtype != e.dtype;
@@ -230,7 +229,7 @@ class TfCheckpointSink final : public OrderedSink {
         try {
           shards_[e.shard].pread_all(buf_.data(), n, e.offset + done);
         } catch (const Error& err) {
-          throw err.with_context(where);
+          throw err.within(where);
         }
         in_crc = crc32c_extend(in_crc, buf_.data(), n);
         done += n;
@@ -249,7 +248,7 @@ class TfCheckpointSink final : public OrderedSink {
       // Strings and variants have CRCs of their own layout (strings checked above); every other
       // entry's CRC is of its stored bytes.
       if (e.dtype != tf::kString && e.dtype != tf::kVariant && in_crc != e.crc)
-        throw Error(Errc::corrupt, where + ": data checksum mismatch (CRC32C)");
+        throw Error(Errc::corrupt, where, "data checksum mismatch (CRC32C)");
       o.crc = widen ? out_crc : e.crc;
     }
   }
@@ -274,8 +273,8 @@ class TfCheckpointSink final : public OrderedSink {
   void on_append(const void* data, std::size_t n) override {
     const std::size_t size = info(plan().tensors[cur_].dtype).size;
     if (n % size)
-      throw Error(Errc::internal, shown() + ": a write of " + std::to_string(n) +
-                                      " bytes is no whole number of elements");
+      throw Error(Errc::internal, {shown()},
+                  "a write of " + std::to_string(n) + " bytes is no whole number of elements");
     const auto* p = static_cast<const unsigned char*>(data);
     try {
       while (n > 0) {
@@ -320,7 +319,7 @@ class TfCheckpointSink final : public OrderedSink {
     std::vector<tf::TableEntry> out;
     tfproto::BundleHeaderProto header;
     if (!header.ParseFromString(table_[0].value))
-      throw Error(Errc::internal, shown() + ": bundle header does not parse");
+      throw Error(Errc::internal, {shown()}, "bundle header does not parse");
     std::string hv = table_[0].value;
     if (header.num_shards() != 1) {
       header.set_num_shards(1);
@@ -333,7 +332,7 @@ class TfCheckpointSink final : public OrderedSink {
       const tf::BundleEntry& e = entries[i];
       tfproto::BundleEntryProto pb;
       if (!pb.ParseFromString(table_[i + 1].value))
-        throw Error(Errc::internal, shown() + ":" + e.key + ": entry does not parse");
+        throw Error(Errc::internal, {shown(), "", e.key}, "entry does not parse");
       pb.set_dtype(o.dtype);
       if (e.slices.empty()) {
         pb.set_shard_id(0);

@@ -66,16 +66,15 @@ class Keras3Source final : public Source {
       if (reference && e.role == Role::model) {
         const DatasetRef* want = reference->dataset(e.path);
         if (!ref)
-          throw Error(Errc::mismatch, info_.file + ":/" + e.path + ": missing dataset (" +
-                                          reference_label + " has one of shape " +
-                                          shape_string(want->info.shape) + ")");
+          throw Error(Errc::mismatch, {info_.file, "", "/" + e.path},
+                      "missing dataset (" + reference_label + " has one of shape " +
+                          shape_string(want->info.shape) + ")");
         if (ref->info.shape != want->info.shape)
-          throw Error(Errc::mismatch, tree_.label(ref->file) + ":/" + e.path +
-                                          ": shape mismatch: " + shape_string(ref->info.shape) +
-                                          " in file, " + shape_string(want->info.shape) + " in " +
-                                          reference_label);
+          throw Error(Errc::mismatch, tree_.at(ref->file, e.path),
+                      "shape mismatch: " + shape_string(ref->info.shape) + " in file, " +
+                          shape_string(want->info.shape) + " in " + reference_label);
       }
-      if (!ref) throw Error(Errc::internal, info_.file + ":/" + e.path + ": dataset vanished");
+      if (!ref) throw Error(Errc::internal, {info_.file, "", "/" + e.path}, "dataset vanished");
       TensorInfo t;
       t.name = e.path;
       t.dtype = ref->info.dtype;
@@ -115,8 +114,8 @@ class Keras3Source final : public Source {
     for (const auto& g : groups)
       for (const auto& d : tree_.datasets(g))
         if (!listed.count(g + "/" + d))
-          throw Error(Errc::mismatch, info_.file + ":/" + g + "/" + d +
-                                          ": unexpected dataset (not in the architecture)");
+          throw Error(Errc::mismatch, {info_.file, "", "/" + g + "/" + d},
+                      "unexpected dataset (not in the architecture)");
   }
 
   std::vector<TensorInfo> tensors_;
@@ -128,7 +127,8 @@ std::unique_ptr<KerasArchive> load_architecture(const OpenOptions& opts, Weights
   if (opts.model.empty()) return nullptr;
   if (!ZipReader::has_signature(opts.model)) {
     File::open_read(opts.model);  // an io error (missing file) is the more useful message
-    throw Error(Errc::invalid_argument, opts.model.string() + ": --model must be a .keras archive");
+    throw Error(Errc::invalid_argument, {opts.model.string()},
+                "a model architecture must be a .keras archive");
   }
   auto arch = std::make_unique<KerasArchive>(opts.model);
   arch->add_weights_to(ref_tree);
@@ -150,8 +150,8 @@ void finish_bare(Keras3Source& src, const OpenOptions& opts) {
 
 void require_keras_layout(const WeightsTree& tree, const std::string& label) {
   if (!tree.has_group("layers") && !tree.has_group("vars") && !tree.has_group("optimizer"))
-    throw Error(Errc::unsupported,
-                label + ": not a Keras weights file: no layers/, vars/ or optimizer/ group");
+    throw Error(Errc::unsupported, {label},
+                "not a Keras weights file: no layers/, vars/ or optimizer/ group");
 }
 
 }  // namespace
@@ -187,7 +187,7 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
   src->info_.kind = "keras3-sharded";
   json index = parse_json(read_text_file(path), label);
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-    throw Error(Errc::corrupt, label + ": not a sharded weights index: no \"weight_map\" object");
+    throw Error(Errc::corrupt, {label}, "not a sharded weights index: no \"weight_map\" object");
   // Every shard named in the map, in name order (shards are numbered _00000, _00001, ...).
   std::set<std::string> shards;
   for (const auto& item : index["weight_map"].items()) {
@@ -195,12 +195,12 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
     const json& files = item.value();
     auto add = [&](const json& f) {
       if (!f.is_string())
-        throw Error(Errc::corrupt, label + ": weight_map[\"" + group + "\"] is not a file name");
+        throw Error(Errc::corrupt, {label}, "weight_map[\"" + group + "\"] is not a file name");
       const std::string name = f.get<std::string>();
       if (name.empty() || name.find('/') != std::string::npos ||
           name.find("..") != std::string::npos)
-        throw Error(Errc::corrupt,
-                    label + ": weight_map[\"" + group + "\"]: unsafe shard name '" + name + "'");
+        throw Error(Errc::corrupt, {label},
+                    "weight_map[\"" + group + "\"]: unsafe shard name '" + name + "'");
       shards.insert(name);
     };
     if (files.is_array())
@@ -222,11 +222,11 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
     if (!fs::exists(path.parent_path() / name)) break;
     shards.insert(name);
   }
-  if (shards.empty()) throw Error(Errc::corrupt, label + ": the index names no shards");
+  if (shards.empty()) throw Error(Errc::corrupt, {label}, "the index names no shards");
   for (const auto& s : shards) {
     const fs::path p = path.parent_path() / s;
     if (!fs::exists(p))
-      throw Error(Errc::io, p.string() + ": missing shard (listed in " + label + ")", ENOENT);
+      throw Error(Errc::io, {p.string()}, "missing shard (listed in " + label + ")", ENOENT);
     src->add_file(p.string(), p.string(), s);
   }
   finish_bare(*src, opts);

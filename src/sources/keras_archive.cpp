@@ -18,7 +18,7 @@ const ZipEntry* unique_member(const ZipReader& zip, const std::string& label, co
   const ZipEntry* found = nullptr;
   for (const auto& e : zip.entries()) {
     if (e.name != name) continue;
-    if (found) throw Error(Errc::corrupt, label + ":" + name + ": appears twice in the archive");
+    if (found) throw Error(Errc::corrupt, {label, name}, "appears twice in the archive");
     found = &e;
   }
   return found;
@@ -30,17 +30,16 @@ KerasArchive::KerasArchive(const std::filesystem::path& path) : label_(path.stri
   const ZipEntry* cfg = unique_member(zip_, label_, kConfig);
   const ZipEntry* meta = unique_member(zip_, label_, kMetadata);
   if (const ZipEntry* w = unique_member(zip_, label_, kWeights)) weights_ = *w;
-  if (!cfg) throw Error(Errc::corrupt, label_ + ": not a .keras archive: no config.json member");
+  if (!cfg) throw Error(Errc::corrupt, {label_}, "not a .keras archive: no config.json member");
   config_text_ = zip_.read_all(*cfg);
-  config_ = parse_json(config_text_, label_ + ":" + kConfig);
-  if (!config_.is_object())
-    throw Error(Errc::corrupt, label_ + ":" + kConfig + ": not a JSON object");
+  config_ = parse_json(config_text_, {label_, kConfig});
+  if (!config_.is_object()) throw Error(Errc::corrupt, {label_, kConfig}, "not a JSON object");
   if (meta) {
-    const std::string where = label_ + ":" + kMetadata;
+    const ErrorContext where{label_, kMetadata};
     const nlohmann::json m = parse_json(zip_.read_all(*meta, 1 << 20), where);
-    if (!m.is_object()) throw Error(Errc::corrupt, where + ": not a JSON object");
+    if (!m.is_object()) throw Error(Errc::corrupt, where, "not a JSON object");
     if (const auto v = m.find("keras_version"); v != m.end()) {
-      if (!v->is_string()) throw Error(Errc::corrupt, where + ": keras_version is not a string");
+      if (!v->is_string()) throw Error(Errc::corrupt, where, "keras_version is not a string");
       keras_version_ = v->get<std::string>();
     }
   }
@@ -63,10 +62,9 @@ std::vector<std::string> KerasArchive::member_names() const {
 const ZipEntry& KerasArchive::weights() const {
   if (!weights_) {
     if (zip_.find("model.weights.npz"))
-      throw Error(Errc::unsupported, label_ +
-                                         ":model.weights.npz: the npz weights store holds "
-                                         "pickled objects and is not supported");
-    throw Error(Errc::corrupt, label_ + ": not a .keras archive: no model.weights.h5 member");
+      throw Error(Errc::unsupported, {label_, "model.weights.npz"},
+                  "the npz weights store holds pickled objects and is not supported");
+    throw Error(Errc::corrupt, {label_}, "not a .keras archive: no model.weights.h5 member");
   }
   return *weights_;
 }
@@ -84,7 +82,7 @@ const std::filesystem::path& KerasArchive::extracted() {
 
 void KerasArchive::add_weights_to(WeightsTree& tree) {
   const ZipEntry& w = weights();
-  const std::string member = label_ + ":" + kWeights;
+  const ErrorContext member{label_, kWeights};
   if (w.method != 0) {
     tree.add_file(member, extracted().string());
     return;

@@ -78,7 +78,7 @@ class LegacyH5Source final : public Source {
       info_.model_name = config_["config"].value("name", "");
 
     if (!has_names(wg, "layer_names"))
-      throw Error(Errc::corrupt, label_ + ":/" + base_ + ": no layer_names attribute");
+      throw Error(Errc::corrupt, {label_, "", "/" + base_}, "no layer_names attribute");
     const std::vector<std::string> layers = names(wg, "layer_names");
     std::vector<const json*> layer_cfg(layers.size(), nullptr);
     if (!config_.is_null()) {
@@ -99,8 +99,8 @@ class LegacyH5Source final : public Source {
     std::set<std::string> seen;
     for (std::size_t i = 0; i < layers.size(); ++i) {
       if (!seen.insert(layers[i]).second)
-        throw Error(Errc::corrupt,
-                    label_ + ":/" + base_ + ": layer_names lists '" + layers[i] + "' twice");
+        throw Error(Errc::corrupt, {label_, "", "/" + base_},
+                    "layer_names lists '" + layers[i] + "' twice");
       add_layer(layers[i], layers[i], layer_cfg[i], Role::model);
     }
     if (!model_label_.empty() && info_.order_exact) check_against_model(opts.model);
@@ -123,15 +123,15 @@ class LegacyH5Source final : public Source {
     for (const auto& t : ref->tensors())
       if (t.role == Role::model) want.push_back(&t);
     if (want.size() != tensors_.size())
-      throw Error(Errc::mismatch, label_ + ": " + std::to_string(tensors_.size()) +
-                                      " weights in file, " + std::to_string(want.size()) + " in " +
-                                      model_label_);
+      throw Error(Errc::mismatch, {label_},
+                  std::to_string(tensors_.size()) + " weights in file, " +
+                      std::to_string(want.size()) + " in " + model_label_);
     for (std::size_t i = 0; i < want.size(); ++i)
       if (tensors_[i].shape != want[i]->shape)
-        throw Error(Errc::mismatch, tensors_[i].where() +
-                                        ": shape mismatch: " + shape_string(tensors_[i].shape) +
-                                        " in file, " + shape_string(want[i]->shape) + " in " +
-                                        model_label_ + " (" + want[i]->name + ")");
+        throw Error(Errc::mismatch, {tensors_[i].file, "", tensors_[i].dataset},
+                    "shape mismatch: " + shape_string(tensors_[i].shape) + " in file, " +
+                        shape_string(want[i]->shape) + " in " + model_label_ + " (" +
+                        want[i]->name + ")");
   }
 
   // Keras 2 splits attributes over 64512 bytes into name0, name1, ...
@@ -168,26 +168,27 @@ class LegacyH5Source final : public Source {
       hdf5::Reader f(model.string(), model_label_);
       auto text = f.string_attr(f.root(), "model_config");
       if (!text)
-        throw Error(Errc::invalid_argument,
-                    model_label_ + ": --model HDF5 file has no model_config attribute");
+        throw Error(Errc::invalid_argument, {model_label_},
+                    "the model architecture HDF5 file has no model_config "
+                    "attribute");
       config_text_ = *text;
       config_ = parse_json(config_text_, model_label_ + ":/: attribute model_config");
     } else {
       detail::File::open_read(model);  // a missing file is an io error
-      throw Error(Errc::invalid_argument,
-                  model_label_ + ": --model must be a .keras archive or a full-model .h5");
+      throw Error(Errc::invalid_argument, {model_label_},
+                  "a model architecture must be a .keras archive or a full-model .h5");
     }
   }
 
   void add_layer(const std::string& group, const std::string& layer, const json* cfg, Role role) {
     const std::string gpath = join(base_, group);
     if (!tree_.has_group(gpath))
-      throw Error(Errc::corrupt, label_ + ":/" + gpath + ": missing group for layer '" + group +
-                                     "' (listed in layer_names)");
+      throw Error(Errc::corrupt, {label_, "", "/" + gpath},
+                  "missing group for layer '" + group + "' (listed in layer_names)");
     const hdf5::Object g = tree_.group(0, gpath);
     if (!has_names(g, "weight_names"))
-      throw Error(Errc::corrupt,
-                  label_ + ":/" + gpath + ": layer '" + group + "' has no weight_names attribute");
+      throw Error(Errc::corrupt, {label_, "", "/" + gpath},
+                  "layer '" + group + "' has no weight_names attribute");
     const std::vector<std::string> weights = names(g, "weight_names");
     std::vector<std::string> paths;
     std::vector<const DatasetRef*> refs;
@@ -196,11 +197,12 @@ class LegacyH5Source final : public Source {
       const std::string dpath = join(gpath, w);
       const DatasetRef* ref = tree_.dataset(dpath);
       if (!ref)
-        throw Error(Errc::corrupt, label_ + ":/" + dpath + ": missing dataset: layer '" + group +
-                                       "' lists weight '" + w + "' in weight_names");
+        throw Error(
+            Errc::corrupt, {label_, "", "/" + dpath},
+            "missing dataset: layer '" + group + "' lists weight '" + w + "' in weight_names");
       if (!seen.insert(w).second)
-        throw Error(Errc::corrupt, label_ + ":/" + dpath + ": layer '" + group +
-                                       "' lists weight '" + w + "' twice");
+        throw Error(Errc::corrupt, {label_, "", "/" + dpath},
+                    "layer '" + group + "' lists weight '" + w + "' twice");
       paths.push_back(strip_tf_suffix(w));
       refs.push_back(ref);
     }
@@ -229,14 +231,13 @@ class LegacyH5Source final : public Source {
   void add_optimizer() {
     const hdf5::Object g = tree_.group(0, "optimizer_weights");
     if (!has_names(g, "weight_names"))
-      throw Error(Errc::corrupt, label_ + ":/optimizer_weights: no weight_names attribute");
+      throw Error(Errc::corrupt, {label_, "", "/optimizer_weights"}, "no weight_names attribute");
     for (const auto& w : names(g, "weight_names")) {
       const std::string dpath = join("optimizer_weights", w);
       const DatasetRef* ref = tree_.dataset(dpath);
       if (!ref)
-        throw Error(Errc::corrupt, label_ + ":/" + dpath +
-                                       ": missing dataset: optimizer_weights lists weight '" + w +
-                                       "' in weight_names");
+        throw Error(Errc::corrupt, {label_, "", "/" + dpath},
+                    "missing dataset: optimizer_weights lists weight '" + w + "' in weight_names");
       TensorInfo t;
       t.name = dpath;
       t.dtype = ref->info.dtype;
@@ -257,7 +258,7 @@ class LegacyH5Source final : public Source {
   std::string base_;  // "model_weights" or "" (weights-only)
   std::string config_text_;
   json config_;
-  std::string model_label_;  // the --model file, when it gave the architecture
+  std::string model_label_;  // the model file (OpenOptions::model), when it gave the architecture
   std::vector<TensorInfo> tensors_;
   std::vector<const DatasetRef*> refs_;
 };

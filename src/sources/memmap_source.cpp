@@ -21,8 +21,8 @@ class MemmapSource final : public Source {
     if (fs::exists(dir / "manifest.json")) {
       ManifestData m = read_manifest(dir);
       if (m.format != "memmap")
-        throw Error(Errc::corrupt, (dir / "manifest.json").string() + ": output format is '" +
-                                       m.format + "', not 'memmap'");
+        throw Error(Errc::corrupt, {(dir / "manifest.json").string()},
+                    "output format is '" + m.format + "', not 'memmap'");
       info_.keras_version = m.source.keras_version;
       info_.order_exact = m.source.order_exact;
       info_.note = m.source.note;
@@ -43,14 +43,14 @@ class MemmapSource final : public Source {
       expected = open_source(opts.model, mo)->tensors();
     }
     if (expected.empty())
-      throw Error(Errc::invalid_argument,
-                  dir.string() +
-                      ": raw weight_{i}.dat files without manifest.json record no "
-                      "shapes: give the model they belong to (--model, or load --into)");
+      throw Error(Errc::invalid_argument, {dir.string()},
+                  "raw weight_{i}.dat files without manifest.json record no shapes: give the "
+                  "model they belong to",
+                  0, Hint::model);
     if (files.size() != expected.size())
-      throw Error(Errc::mismatch, dir.string() + ": " + std::to_string(files.size()) +
-                                      " weight_{i}.dat files, the model has " +
-                                      std::to_string(expected.size()) + " tensors");
+      throw Error(Errc::mismatch, {dir.string()},
+                  std::to_string(files.size()) + " weight_{i}.dat files, the model has " +
+                      std::to_string(expected.size()) + " tensors");
     for (std::size_t i = 0; i < files.size(); ++i) {
       TensorInfo t;
       t.name = files[i].stem().string();
@@ -90,8 +90,9 @@ class MemmapSource final : public Source {
   static void check_size(const std::string& file, std::uint64_t need) {
     const std::uint64_t size = File::open_read(file).size();
     if (size < need)
-      throw Error(Errc::corrupt, file + ": truncated: " + std::to_string(size) +
-                                     " bytes, manifest.json says " + std::to_string(need));
+      throw Error(Errc::corrupt, {file},
+                  "truncated: " + std::to_string(size) + " bytes, manifest.json says " +
+                      std::to_string(need));
   }
 
   SourceInfo info_;

@@ -24,8 +24,8 @@ class NpyDirSource final : public Source {
     if (fs::exists(dir / "manifest.json")) {
       ManifestData m = read_manifest(dir);
       if (m.format != "npy")
-        throw Error(Errc::corrupt, (dir / "manifest.json").string() + ": output format is '" +
-                                       m.format + "', not 'npy'");
+        throw Error(Errc::corrupt, {(dir / "manifest.json").string()},
+                    "output format is '" + m.format + "', not 'npy'");
       info_.keras_version = m.source.keras_version;
       info_.order_exact = m.source.order_exact;
       info_.note = m.source.note;
@@ -58,20 +58,20 @@ class NpyDirSource final : public Source {
   void add(TensorInfo t, const ManifestEntry* entry) {
     File f = File::open_read(t.file);
     const NpyHeader h = read_npy_header(f);
-    require_c_order(h.fortran_order, t.file);
+    require_c_order(h.fortran_order, {t.file});
     if (f.size() < h.data_offset + h.nbytes)
-      throw Error(Errc::corrupt, t.file + ": truncated: " + std::to_string(f.size()) +
-                                     " bytes, the header says " +
-                                     std::to_string(h.data_offset + h.nbytes));
+      throw Error(Errc::corrupt, {t.file},
+                  "truncated: " + std::to_string(f.size()) + " bytes, the header says " +
+                      std::to_string(h.data_offset + h.nbytes));
     if (entry) {
       // bfloat16 is stored as "<u2" bit patterns; the manifest says what they are.
       const bool same_dtype =
           h.dtype == t.dtype || (t.dtype == DType::bf16 && h.dtype == DType::u16);
       if (!same_dtype || h.shape != t.shape || h.data_offset != entry->offset)
-        throw Error(Errc::corrupt,
-                    t.file + ": does not match manifest.json (" +
-                        std::string(keras64::info(h.dtype).name) + " " + shape_string(h.shape) +
-                        " at offset " + std::to_string(h.data_offset) + ", manifest says " +
+        throw Error(Errc::corrupt, {t.file},
+                    "does not match manifest.json (" + std::string(keras64::info(h.dtype).name) +
+                        " " + shape_string(h.shape) + " at offset " +
+                        std::to_string(h.data_offset) + ", manifest says " +
                         std::string(keras64::info(t.dtype).name) + " " + shape_string(t.shape) +
                         " at offset " + std::to_string(entry->offset) + ")");
     } else {

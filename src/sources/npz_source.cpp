@@ -29,7 +29,7 @@ namespace {
 // The uncompressed bytes of one deflated member, read forward from any position.
 class Inflater {
  public:
-  Inflater(const File& file, ZipEntry entry, std::string where)
+  Inflater(const File& file, ZipEntry entry, ErrorContext where)
       : file_(file), e_(std::move(entry)), where_(std::move(where)), in_(1 << 16) {
     reset();
   }
@@ -54,8 +54,7 @@ class Inflater {
   void reset() {
     if (started_) inflateEnd(&zs_);
     zs_ = z_stream{};
-    if (inflateInit2(&zs_, -15) != Z_OK)
-      throw Error(Errc::internal, where_ + ": inflateInit2 failed");
+    if (inflateInit2(&zs_, -15) != Z_OK) throw Error(Errc::internal, where_, "inflateInit2 failed");
     started_ = true;
     consumed_ = produced_ = 0;
     crc_ = crc32(0, nullptr, 0);
@@ -64,14 +63,14 @@ class Inflater {
 
   void pull(unsigned char* dst, std::size_t n) {
     if (produced_ + n > e_.size)
-      throw Error(Errc::corrupt, where_ + ": member is shorter than its npy header says");
+      throw Error(Errc::corrupt, where_, "member is shorter than its npy header says");
     zs_.next_out = dst;
     zs_.avail_out = static_cast<uInt>(n);
     while (zs_.avail_out > 0) {
-      if (ended_) throw Error(Errc::corrupt, where_ + ": compressed data ends early");
+      if (ended_) throw Error(Errc::corrupt, where_, "compressed data ends early");
       if (zs_.avail_in == 0) {
         if (consumed_ >= e_.compressed_size)
-          throw Error(Errc::corrupt, where_ + ": compressed data ends early");
+          throw Error(Errc::corrupt, where_, "compressed data ends early");
         const auto k = static_cast<std::size_t>(
             std::min<std::uint64_t>(in_.size(), e_.compressed_size - consumed_));
         file_.pread_all(in_.data(), k, e_.data_offset + consumed_);
@@ -83,7 +82,7 @@ class Inflater {
       if (rc == Z_STREAM_END)
         ended_ = true;
       else if (rc != Z_OK && rc != Z_BUF_ERROR)
-        throw Error(Errc::corrupt, where_ + ": invalid deflate data");
+        throw Error(Errc::corrupt, where_, "invalid deflate data");
     }
     crc_ = crc32(crc_, dst, static_cast<uInt>(n));
     produced_ += n;
@@ -107,12 +106,12 @@ class Inflater {
         }
         const int rc = inflate(&zs_, Z_NO_FLUSH);
         if (zs_.avail_out == 0)
-          throw Error(Errc::corrupt, where_ + ": inflates past its declared size of " +
-                                         std::to_string(e_.size) + " bytes");
+          throw Error(Errc::corrupt, where_,
+                      "inflates past its declared size of " + std::to_string(e_.size) + " bytes");
         if (rc == Z_STREAM_END)
           ended_ = true;
         else if (rc != Z_OK || (zs_.avail_in == 0 && consumed_ >= e_.compressed_size))
-          throw Error(Errc::corrupt, where_ + ": invalid deflate data");
+          throw Error(Errc::corrupt, where_, "invalid deflate data");
       }
     }
     if (crc_ != e_.crc32)
@@ -121,7 +120,7 @@ class Inflater {
 
   const File& file_;
   ZipEntry e_;
-  std::string where_;
+  ErrorContext where_;
   std::vector<unsigned char> in_;
   z_stream zs_{};
   bool started_ = false;
@@ -138,11 +137,11 @@ class NpzSource final : public Source {
     info_.note = kClassicOrderNote;
     std::vector<ZipEntry> stored;  // read in place: checked by crc_check_
     for (const ZipEntry& e : zip_.entries()) {
-      const std::string where = info_.file + ":" + e.name;
+      const ErrorContext where{info_.file, e.name};
       if (!e.name.ends_with(".npy"))
-        throw Error(Errc::unsupported, where + ": npz member is not a .npy file");
+        throw Error(Errc::unsupported, where, "npz member is not a .npy file");
       if (e.method != 0 && e.method != 8)
-        throw Error(Errc::unsupported, where + ": compression method " + std::to_string(e.method));
+        throw Error(Errc::unsupported, where, "compression method " + std::to_string(e.method));
       Member m{e, 0, false, nullptr};
       if (e.method == 8) m.inflater = std::make_unique<Inflater>(zip_.file(), e, where);
       // The header: at most kNpyMaxHeaderBytes, read through the same path as the data.
@@ -157,21 +156,21 @@ class NpzSource final : public Source {
         raw(m, 0, buf.data(), buf.size());
         h = parse_npy_header(buf.data(), buf.size());
       } catch (const Error& err) {
-        if (err.code() == Errc::io || std::string_view(err.what()).starts_with(where)) throw;
-        throw err.with_context(where);
+        if (err.code() == Errc::io || !err.file().empty()) throw;
+        throw err.within(where);
       }
       require_c_order(h.fortran_order, where);
       if (h.data_offset + h.nbytes != e.size)
-        throw Error(Errc::corrupt, where + ": " + std::to_string(e.size) +
-                                       " bytes, the npy header says " +
-                                       std::to_string(h.data_offset + h.nbytes));
+        throw Error(Errc::corrupt, where,
+                    std::to_string(e.size) + " bytes, the npy header says " +
+                        std::to_string(h.data_offset + h.nbytes));
       m.data_offset = h.data_offset;
       m.swap = h.big_endian;
       TensorInfo t;
       t.name = e.name.substr(0, e.name.size() - 4);
       t.dtype = h.dtype;
       t.shape = h.shape;
-      t.file = where;
+      t.file = info_.file + ":" + e.name;
       tensors_.push_back(std::move(t));
       if (e.method == 0) stored.push_back(e);
       members_.push_back(std::move(m));
@@ -202,7 +201,7 @@ class NpzSource final : public Source {
 
   void raw(Member& m, std::uint64_t pos, void* dst, std::size_t n) {
     if (pos + n > m.entry.size)
-      throw Error(Errc::corrupt, info_.file + ":" + m.entry.name + ": member is truncated");
+      throw Error(Errc::corrupt, {info_.file, m.entry.name}, "member is truncated");
     if (m.inflater)
       m.inflater->read(pos, dst, n);
     else

@@ -27,7 +27,7 @@ bool has_manifest(const fs::path& dir, const std::string& format) {
 
 ManifestData read_manifest(const fs::path& dir) {
   const std::string where = (dir / "manifest.json").string();
-  auto bad = [&](const std::string& why) { return Error(Errc::corrupt, where + ": " + why); };
+  auto bad = [&](const std::string& why) { return Error(Errc::corrupt, {where}, why); };
   json m;
   try {
     m = json::parse(read_text_file(dir / "manifest.json", 1u << 30));
@@ -38,8 +38,8 @@ ManifestData read_manifest(const fs::path& dir) {
   try {
     if (m.value("format", "") != "keras64") throw bad("not a keras64 manifest");
     if (m.value("version", 0) != 1)
-      throw Error(Errc::unsupported,
-                  where + ": manifest version " + m["version"].dump() + " is not supported (1)");
+      throw Error(Errc::unsupported, {where},
+                  "manifest version " + m["version"].dump() + " is not supported (1)");
     out.format = m.at("output").at("format").get<std::string>();
     const json& s = m.at("source");
     out.source.kind = s.value("kind", "");
@@ -71,7 +71,7 @@ ManifestData read_manifest(const fs::path& dir) {
       e.offset = t.value("offset", std::uint64_t{0});
       e.nbytes = t.at("nbytes").get<std::uint64_t>();
       if (t.value("byte_order", "little") != "little")
-        throw Error(Errc::unsupported, where + ": " + at + ": byte_order is not \"little\"");
+        throw Error(Errc::unsupported, {where}, at + ": byte_order is not \"little\"");
       if (e.nbytes != e.tensor.nbytes())
         throw bad(at + " (" + e.tensor.name + "): nbytes " + std::to_string(e.nbytes) + " but " +
                   shape_string(e.tensor.shape) + " " + dt + " is " +
@@ -116,12 +116,13 @@ std::vector<fs::path> numbered_files(const fs::path& dir, const std::string& ext
       continue;
     found[std::stoull(num)] = ent.path();
   }
-  if (ec) throw io_error(dir.string() + ": cannot list directory", ec.value());
+  if (ec) throw io_error({dir.string()}, "cannot list directory", ec.value());
   std::vector<fs::path> out;
   for (const auto& [i, p] : found) {
     if (i != out.size())
-      throw Error(Errc::corrupt, dir.string() + ": weight_" + std::to_string(out.size()) + ext +
-                                     " is missing (weight_" + std::to_string(i) + ext + " exists)");
+      throw Error(Errc::corrupt, {dir.string()},
+                  "weight_" + std::to_string(out.size()) + ext + " is missing (weight_" +
+                      std::to_string(i) + ext + " exists)");
     out.push_back(p);
   }
   return out;
@@ -133,10 +134,10 @@ void byteswap(void* data, std::size_t count, std::size_t size) noexcept {
   for (std::size_t i = 0; i < count; ++i, p += size) std::reverse(p, p + size);
 }
 
-void require_c_order(bool fortran_order, const std::string& where) {
+void require_c_order(bool fortran_order, const ErrorContext& where) {
   if (fortran_order)
-    throw Error(Errc::unsupported,
-                where + ": Fortran-order arrays are not supported (save np.ascontiguousarray(w))");
+    throw Error(Errc::unsupported, where,
+                "Fortran-order arrays are not supported (save np.ascontiguousarray(w))");
 }
 
 }  // namespace keras64::detail

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "detail/file.hpp"
+#include "keras64/error.hpp"
 #include "keras64/source.hpp"
 #include "keras64/tensor.hpp"
 
@@ -60,7 +61,7 @@ void byteswap(void* data, std::size_t count, std::size_t size) noexcept;
 /// Checks a parsed .npy header is one keras64 reads. Fortran-order arrays are refused with
 /// Error{unsupported} (see docs/design.md: reading them in C order would need a transpose that
 /// does not stream); `where` prefixes the message.
-void require_c_order(bool fortran_order, const std::string& where);
+void require_c_order(bool fortran_order, const ErrorContext& where);
 
 /// Reads tensors that each live in a file of their own at a byte offset (npy and memmap
 /// directories). The last file stays open, since converters read tensor by tensor; big-endian

@@ -75,7 +75,7 @@ Sniff sniff(const fs::path& path) {
     if (err == ENOENT && ::stat((path.string() + ".index").c_str(), &ist) == 0 &&
         S_ISREG(ist.st_mode))
       return s;
-    throw io_error(path.string() + ": cannot open", err);
+    throw io_error({path.string()}, "cannot open", err);
   }
   if (S_ISDIR(st.st_mode)) {
     s.is_dir = true;
@@ -110,9 +110,9 @@ std::unique_ptr<Source> open_source(const fs::path& path, const OpenOptions& opt
   try {
     s = sniff(path);
   } catch (const Error& e) {
-    // Messages from the zip and HDF5 layers already start with the path.
-    if (std::string_view(e.what()).starts_with(path.string())) throw;
-    throw e.with_context(path.string());
+    // Errors from the zip and HDF5 layers already name the file.
+    if (!e.file().empty()) throw;
+    throw e.within({path.string()});
   }
   for (const auto& f : formats())
     if (f.probe(s)) return f.open(path, opts);
@@ -123,7 +123,7 @@ std::unique_ptr<Source> open_source(const fs::path& path, const OpenOptions& opt
                      : s.is_zip  ? "a zip archive that is neither a .keras model nor an .npz"
                      : s.is_hdf5 ? "an HDF5 file without a Keras layout"
                                  : "not a format keras64 reads";
-  throw Error(Errc::unsupported, path.string() + ": unrecognised input: " + what);
+  throw Error(Errc::unsupported, {path.string()}, "unrecognised input: " + what);
 }
 
 }  // namespace keras64

@@ -76,7 +76,7 @@ class SafetensorsSource final : public Source {
     info_.kind = "safetensors";
     const std::string& f = info_.file;
     auto bad = [&](const std::string& why) {
-      return Error(Errc::corrupt, f + ": safetensors: " + why);
+      return Error(Errc::corrupt, {f}, "safetensors: " + why);
     };
     const std::uint64_t size = file_.size();
     if (size < 8) throw bad("file is too short (" + std::to_string(size) + " bytes)");
@@ -126,8 +126,8 @@ class SafetensorsSource final : public Source {
       const std::string ds = v["dtype"].get<std::string>();
       const auto dt = st_dtype(ds);
       if (!dt)
-        throw Error(Errc::unsupported,
-                    f + ": safetensors: " + at + ": dtype " + ds + " is not supported");
+        throw Error(Errc::unsupported, {f},
+                    "safetensors: " + at + ": dtype " + ds + " is not supported");
       const json& sh = v["shape"];
       if (!sh.is_array() || sh.size() > kMaxRank)
         throw bad(at + ": shape is not an array of at most 64 dimensions");

@@ -155,11 +155,11 @@ class TfCheckpointSource final : public Source {
       const auto idx = static_cast<std::size_t>(g - entries.data());
       const auto strings = bundle_.read_strings(idx, kMaxGraph);
       if (strings.size() != 1)
-        throw Error(Errc::corrupt, info_.file + ":" + kGraphKey + ": not a scalar string");
+        throw Error(Errc::corrupt, {info_.file, "", kGraphKey}, "not a scalar string");
       try {
         graph = tf::ObjectGraph::parse(strings[0]);
       } catch (const Error& e) {
-        throw e.with_context(info_.file + ":" + kGraphKey);
+        throw e.within({info_.file, "", kGraphKey});
       }
     }
 
@@ -294,7 +294,7 @@ class TfCheckpointSource final : public Source {
         if (opts.include_optimizer)
           order.push_back(k);
         else
-          info_.skipped.push_back({k, "optimizer state (use --include-optimizer)"});
+          info_.skipped.push_back({k, "optimizer state (not included)"});
       }
 
     // Names: full_name where it is unique among the listed tensors, else the key.
@@ -421,7 +421,7 @@ class TfCheckpointSource final : public Source {
       try {
         r = tf::slice_run(e, first, count);
       } catch (const Error& err) {
-        throw Error(err.code(), bundle_.label() + ":" + err.what());
+        throw err.within({bundle_.label()});
       }
       bundle_.read(e.slice_entries[r.slice], r.at * size, r.length * size, dst);
       dst += r.length * size;

@@ -109,11 +109,11 @@ std::map<int, json> keras_objects(const std::filesystem::path& dir, const SavedM
   try {
     bytes = read_text_file(path, kMaxMetadata);
   } catch (const Error& e) {
-    throw e.with_context(label);
+    throw e.within({label});
   }
   tfproto::SavedMetadata pb;
   if (!pb.ParseFromString(bytes))
-    throw Error(Errc::corrupt, label + ":keras_metadata.pb: does not parse");
+    throw Error(Errc::corrupt, {label, "keras_metadata.pb"}, "does not parse");
   for (const auto& n : pb.nodes()) add(n.node_id(), n.metadata());
   return by_node;
 }

@@ -69,17 +69,16 @@ ModelOrder order_from_model(const std::filesystem::path& model, const ObjectGrap
   const bool layout = info.kind == "tfkeras";
   if (!layout && info.kind != "legacy-h5" && info.kind != "legacy-weights-h5" &&
       info.kind != "tf-savedmodel")
-    throw Error(Errc::invalid_argument,
-                m +
-                    ": --model for a TensorFlow checkpoint must be a legacy .h5, a SavedModel or a "
-                    "tf-keras .keras of the same model, not " +
+    throw Error(Errc::invalid_argument, {m},
+                "a model architecture for a TensorFlow checkpoint must be a legacy .h5, a "
+                "SavedModel or a tf-keras .keras of the same model, not " +
                     info.kind);
   if (layout && !graph)
     throw Error(Errc::mismatch, label +
                                     ": a checkpoint without an object graph (TF1) cannot be "
                                     "paired with the .keras layout of " +
                                     m);
-  const std::string ctx = label + ": --model " + m + ": ";
+  const std::string ctx = label + ": architecture " + m + ": ";
 
   std::map<std::string, std::size_t> by_name, by_key;
   std::set<std::string> twice;
@@ -123,7 +122,7 @@ ModelOrder order_from_model(const std::filesystem::path& model, const ObjectGrap
                       (vars[v].tf_name.empty() ? "" : " (" + vars[v].tf_name + ")") +
                       " is no weight of the model");
   out.exact = info.order_exact;
-  if (!out.exact) out.note = "order of --model " + m + ": " + info.note;
+  if (!out.exact) out.note = "order of the architecture " + m + ": " + info.note;
   return out;
 }
 

@@ -102,7 +102,7 @@ SavedModelInfo read_saved_model(const std::filesystem::path& dir, const std::str
   try {
     bytes = read_text_file(dir / "saved_model.pb", kMaxSavedModel);
   } catch (const Error& e) {
-    throw e.with_context(label);
+    throw e.within({label});
   }
   return parse_saved_model(bytes, label + ":saved_model.pb");
 }

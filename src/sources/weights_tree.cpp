@@ -16,13 +16,14 @@ std::string parent_of(const std::string& p) {
 
 }  // namespace
 
-void WeightsTree::add_file(const std::string& label, const std::string& disk_path) {
-  add_open(std::make_unique<OpenFile>(OpenFile{label, hdf5::Reader(disk_path, label)}));
+void WeightsTree::add_file(const ErrorContext& where, const std::string& disk_path) {
+  add_open(std::make_unique<OpenFile>(OpenFile{where.str(), hdf5::Reader(disk_path, where)}));
 }
 
-void WeightsTree::add_member(const std::string& label, const std::string& archive,
+void WeightsTree::add_member(const ErrorContext& where, const std::string& archive,
                              std::uint64_t offset, std::uint64_t size) {
-  add_open(std::make_unique<OpenFile>(OpenFile{label, hdf5::Reader(archive, offset, size, label)}));
+  add_open(std::make_unique<OpenFile>(
+      OpenFile{where.str(), hdf5::Reader(archive, offset, size, where)}));
 }
 
 void WeightsTree::add_open(std::unique_ptr<OpenFile> f) {
@@ -49,9 +50,8 @@ void WeightsTree::scan(std::size_t file, const hdf5::Object& group, const std::s
       ref.info = ref.dataset.info;
       auto [it, inserted] = datasets_.emplace(path, std::move(ref));
       if (!inserted)
-        throw Error(Errc::corrupt, files_[file]->label + ":/" + path +
-                                       ": dataset also present in " +
-                                       files_[it->second.file]->label);
+        throw Error(Errc::corrupt, at(file, path),
+                    "dataset also present in " + files_[it->second.file]->label);
     }
   }
 }
@@ -60,7 +60,7 @@ hdf5::Object WeightsTree::group(std::size_t file, const std::string& path) {
   hdf5::Reader& r = files_[file]->h5;
   auto obj = r.find(path);
   if (!obj || obj->kind != hdf5::Kind::group)
-    throw Error(Errc::corrupt, files_[file]->label + ":/" + path + ": not a group");
+    throw Error(Errc::corrupt, at(file, path), "not a group");
   return *obj;
 }
 
@@ -98,7 +98,8 @@ std::vector<std::vector<TensorChecksum>> WeightsTree::checksums(
     if (auto a = files_[r.file]->h5.attribute(r.object, "keras64.crc32c")) {
       if (a->type.cls != hdf5::Datatype::integer || a->type.size != 4 || a->type.is_signed ||
           a->space.elements != 1)
-        throw Error(Errc::corrupt, where + ": attribute keras64.crc32c is not one uint32");
+        throw Error(Errc::corrupt, at(r.file, r.path),
+                    "attribute keras64.crc32c is not one uint32");
       const auto v = files_[r.file]->h5.numbers(r.object, *a);
       out[i].push_back({"crc32c", static_cast<std::uint32_t>(v.at(0)), where});
     }

@@ -31,13 +31,13 @@ struct DatasetRef {
 
 class WeightsTree {
  public:
-  /// Opens `disk_path` as HDF5 and adds every group and dataset in it. `label` names the file in
-  /// messages ("model.keras:model.weights.h5", "model_00001.weights.h5"). A dataset present in
-  /// two files is Error{corrupt}.
-  void add_file(const std::string& label, const std::string& disk_path);
+  /// Opens `disk_path` as HDF5 and adds every group and dataset in it. `where` names the file in
+  /// errors ({"model.keras", "model.weights.h5"}, {"model_00001.weights.h5"}). A dataset present
+  /// in two files is Error{corrupt}.
+  void add_file(const ErrorContext& where, const std::string& disk_path);
   /// Adds an HDF5 file stored as bytes [offset, offset + size) of `archive` (a stored zip member),
   /// read in place: no temporary copy.
-  void add_member(const std::string& label, const std::string& archive, std::uint64_t offset,
+  void add_member(const ErrorContext& where, const std::string& archive, std::uint64_t offset,
                   std::uint64_t size);
 
   bool has_group(const std::string& path) const { return groups_.count(path) > 0; }
@@ -47,7 +47,14 @@ class WeightsTree {
   std::vector<std::string> datasets(const std::string& path) const;
   const std::map<std::string, DatasetRef>& all_datasets() const { return datasets_; }
 
+  /// How messages name one file: "model.keras:model.weights.h5".
   const std::string& label(std::size_t file) const { return files_[file]->label; }
+  /// The context of one file's errors (file and member).
+  const ErrorContext& where(std::size_t file) const { return files_[file]->h5.where(); }
+  /// The context of errors about the object at `path` (no leading '/') of one file.
+  ErrorContext at(std::size_t file, const std::string& path) const {
+    return {where(file).file, where(file).member, "/" + path};
+  }
   std::size_t file_count() const { return files_.size(); }
   /// The reader of one file, for its attributes.
   hdf5::Reader& reader(std::size_t file) { return files_[file]->h5; }

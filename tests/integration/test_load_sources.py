@@ -75,7 +75,7 @@ def test_classic_tofile_needs_shapes(tmp_path):
     p = run("inspect", d, check=False)
     assert p.returncode == 2
     assert p.stderr == (f"keras64: error: {d}: raw weight_{{i}}.dat files without manifest.json record no "
-                        "shapes: give the model they belong to (--model, or load --into)\n")
+                        "shapes: give the model they belong to (pass --model ARCH.keras)\n")
 
 
 def test_numbering_gap(tmp_path):

@@ -203,7 +203,7 @@ def test_tfkeras_checkpoint_with_model(tmp_path, model, model_kind):
     src = info["source"]
     assert src["order_exact"] is arch_exact
     if not arch_exact:
-        assert src["note"].startswith(f"order of --model {arch}: "), src["note"]
+        assert src["note"].startswith(f"order of the architecture {arch}: "), src["note"]
         return
     assert "note" not in src or not src["note"]
     assert [t["name"] for t in info["tensors"]] == [v["path"] for v in m["variables"]]
@@ -232,7 +232,7 @@ def test_model_of_another_model_is_a_mismatch(tmp_path):
     ckpt = TFK / "sequential" / "ckpt"
     p = run("inspect", ckpt, "--model", TFK / "batchnorm" / "model.h5", check=False)
     assert p.returncode == 6
-    assert p.stderr.strip() == (f"keras64: error: {ckpt}: --model {TFK / 'batchnorm' / 'model.h5'}: "
+    assert p.stderr.strip() == (f"keras64: error: {ckpt}: architecture {TFK / 'batchnorm' / 'model.h5'}: "
                                 "bn/bn/gamma:0 has no variable in the checkpoint")
 
 
@@ -249,7 +249,7 @@ def test_model_shape_mismatch(tmp_path):
             check=False)
     assert p.returncode == 6
     assert p.stderr.strip() == (
-        f"keras64: error: {ckpt}: --model {arch}: shape mismatch: dense_1/dense_1/bias:0 is (5,), "
+        f"keras64: error: {ckpt}: architecture {arch}: shape mismatch: dense_1/dense_1/bias:0 is (5,), "
         "the checkpoint's layer_with_weights-1/bias/.ATTRIBUTES/VARIABLE_VALUE is (2,)")
     assert not (tmp_path / "o.npz").exists()
 
@@ -258,8 +258,8 @@ def test_model_must_be_a_keras_model_file():
     p = run("inspect", TFK / "sequential" / "ckpt", "--model",
             TFK / "sequential" / "expected" / "weights.npz", check=False)
     assert p.returncode == 2
-    assert "--model for a TensorFlow checkpoint must be a legacy .h5, a SavedModel or a tf-keras " \
-           ".keras of the same model, not npz" in p.stderr
+    assert "a model architecture for a TensorFlow checkpoint must be a legacy .h5, a SavedModel or a " \
+           "tf-keras .keras of the same model, not npz" in p.stderr
 
 
 @pytest.mark.parametrize("form", ["safetensors", "npy", "memmap"])
@@ -377,7 +377,7 @@ def test_savedmodel_without_keras_metadata_has_no_h5_structure(tmp_path):
     p = run("convert", sm, "-o", tmp_path / "m.h5", "--to", "legacy-h5", check=False)
     assert p.returncode == 5
     assert p.stderr.strip() == (
-        f"keras64: error: {sm}: --to legacy-h5 needs a tf-keras SavedModel whose Keras metadata "
+        f"keras64: error: {sm}: the legacy-h5 format needs a tf-keras SavedModel whose Keras metadata "
         "(keras_metadata.pb, before TF 2.5 in saved_model.pb) gives the model config and places "
         "every weight in its layer")
     assert not (tmp_path / "m.h5").exists()

@@ -315,6 +315,8 @@ def test_missing_file_is_oserror_with_errno_and_cli_message(tmp_path):
     assert e.value.errno == errno.ENOENT
     assert e.value.filename == str(missing)
     assert e.value.strerror == cli_message("inspect", missing)
+    assert (e.value.code, e.value.file, e.value.member, e.value.key) == ("io", str(missing), None, None)
+    assert e.value.message == "cannot open: No such file or directory"
     with pytest.raises(FileNotFoundError):
         keras64.inspect(missing)
 
@@ -339,6 +341,36 @@ def test_unsupported_input_and_dtype(tmp_path):
     assert not (tmp_path / "w.npz").exists()
 
 
+def test_errors_carry_file_member_and_key(tmp_path):
+    """The context of an error as fields: the file as given, the archive member, the dataset."""
+    mlp = GOLDEN / "mlp" / "model.keras"
+    bad = GOLDEN / "bad" / "wrong_shape.weights.h5"
+    with pytest.raises(keras64.MismatchError) as e:
+        keras64.inspect(bad, model=mlp)
+    assert str(e.value) == cli_message("inspect", bad, "--model", mlp)
+    assert (e.value.code, e.value.file, e.value.member, e.value.key) == \
+        ("mismatch", str(bad), None, "/layers/dense/vars/0")
+    assert e.value.message == f"shape mismatch: (10, 5) in file, (5, 10) in {mlp}"
+    bad = GOLDEN / "bad" / "config_not_json.keras"
+    with pytest.raises(keras64.FormatError) as e:
+        keras64.load(bad)
+    assert (e.value.code, e.value.file, e.value.member, e.value.key) == \
+        ("corrupt", str(bad), "config.json", None)
+    assert e.value.message.startswith("invalid JSON: ")
+
+
+def test_errors_name_python_parameters_not_cli_flags(tmp_path):
+    d = tmp_path / "raw"
+    d.mkdir()
+    np.float64(1).tofile(d / "weight_0.dat")
+    with pytest.raises(ValueError) as e:
+        keras64.load(d)
+    assert str(e.value) == (f"{d}: raw weight_{{i}}.dat files without manifest.json record no shapes: "
+                            "give the model they belong to (pass model=ARCH.keras)")
+    assert "--" not in str(e.value) and e.value.file == str(d)
+    assert cli_message("inspect", d).endswith("give the model they belong to (pass --model ARCH.keras)")
+
+
 def test_bad_arguments_are_value_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown output format 'nope'"):
         keras64.save([np.zeros(2)], tmp_path / "w", "nope")
@@ -347,7 +379,10 @@ def test_bad_arguments_are_value_errors(tmp_path):
     keras64.save([np.zeros(2)], tmp_path / "w.npz")
     with pytest.raises(ValueError) as e:
         keras64.save([np.ones(2)], tmp_path / "w.npz")
-    assert "output exists" in str(e.value)
+    # The hint names the Python parameter, never the CLI's flag.
+    assert str(e.value) == f"{tmp_path / 'w.npz'}: output exists (pass force=True to replace it)"
+    assert (e.value.code, e.value.file, e.value.message) == ("invalid_argument", str(tmp_path / "w.npz"),
+                                                             "output exists")
     keras64.save([np.ones(2)], tmp_path / "w.npz", force=True)
     assert load_classic("npz", tmp_path / "w.npz")[0].tolist() == [1.0, 1.0]
     with pytest.raises(TypeError):

@@ -27,6 +27,13 @@ Runner add_load(CLI::App& app, Common& common);    // load.cpp
 Runner add_diff(CLI::App& app, Common& common);    // diff.cpp
 Runner add_verify(CLI::App& app, Common& common);  // verify.cpp
 
+/// The exit status for an error's code, as documented in the README and --help:
+/// 2 invalid_argument, 3 io, 4 corrupt, 5 unsupported, 6 mismatch, 130 interrupted, 70 internal.
+/// (0 is success, 1 "diff found differences".)
+int exit_code(Errc code) noexcept;
+/// The one-line text the tool prints for an error: what() and the hint in the tool's flag names.
+std::string error_text(const Error& e);
+
 /// Set by SIGINT/SIGTERM; long operations pass it as ConvertOptions::cancel.
 extern std::atomic<bool> g_cancel;
 

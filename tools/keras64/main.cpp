@@ -72,14 +72,14 @@ int main(int argc, char** argv) {
       return c.run();
     } catch (const Error& e) {
       cli::end_progress();
-      const std::string msg = cli::printable(e.what());
+      const std::string msg = cli::printable(cli::error_text(e));
       std::cerr << "keras64: error: " << msg << "\n";
       if (common.json)
         std::cout << cli::json_text(nlohmann::json{
                          {"ok", false},
                          {"error", {{"code", errc_name(e.code())}, {"message", msg}}}})
                   << "\n";
-      return exit_code(e.code());
+      return cli::exit_code(e.code());
     } catch (const std::bad_alloc&) {
       cli::end_progress();
       std::cerr << "keras64: error: out of memory\n";

@@ -57,21 +57,21 @@ bool has_signature(const std::string& path) {
 
 struct Reader::State {
   ByteSource src;
-  std::string label;
+  ErrorContext where;  // the file (and member) this HDF5 file is
   Superblock sb;
   GlobalHeap gheap{src};
   ChunkedReader chunks{src, 32};
 
-  State(ByteSource s, std::string l) : src(std::move(s)), label(std::move(l)) {}
+  State(ByteSource s, ErrorContext w) : src(std::move(s)), where(std::move(w)) {}
 
-  // "label:/path: message", the code kept.
+  // "file[:member]:/path: message", the code kept.
   template <class F>
   auto guarded(const std::string& path, F&& f) -> decltype(f()) {
     try {
       return f();
     } catch (const Error& e) {
       if (e.code() == Errc::io) throw;
-      throw e.with_context(label.empty() ? path : label + ":" + path);
+      throw e.within({where.file, where.member, path});
     }
   }
 
@@ -226,20 +226,20 @@ struct Reader::State {
   }
 };
 
-Reader::Reader(const std::string& path, const std::string& label)
-    : Reader(path, 0, kUndefined, label) {}
+Reader::Reader(const std::string& path, const ErrorContext& where)
+    : Reader(path, 0, kUndefined, where) {}
 
 Reader::Reader(const std::string& path, std::uint64_t offset, std::uint64_t size,
-               const std::string& label) {
+               const ErrorContext& where) {
   // File-level failures name just the file: "model.keras:model.weights.h5: truncated: ...".
   try {
     auto src = size == kUndefined ? ByteSource(path) : ByteSource(path, offset, size);
-    s_ = std::make_unique<State>(std::move(src), label);
+    s_ = std::make_unique<State>(std::move(src), where);
     s_->sb = read_superblock(s_->src);
     s_->chunks.set_chunk_k(s_->sb.chunk_k);
   } catch (const Error& e) {
-    if (e.code() == Errc::io || label.empty()) throw;
-    throw e.with_context(label);
+    if (e.code() == Errc::io || where.file.empty()) throw;
+    throw e.within(where);
   }
 }
 
@@ -247,8 +247,8 @@ Reader::~Reader() = default;
 Reader::Reader(Reader&&) noexcept = default;
 Reader& Reader::operator=(Reader&&) noexcept = default;
 
-const std::string& Reader::label() const {
-  return s_->label;
+const ErrorContext& Reader::where() const {
+  return s_->where;
 }
 std::uint64_t Reader::base() const {
   return s_->src.base();

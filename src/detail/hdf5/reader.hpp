@@ -7,8 +7,8 @@
 // fletcher32. Every address and length is checked against the file (or zip member) before use,
 // every count is capped, every checksum verified, and the total work per file is bounded.
 //
-// Errors: damage is Error{corrupt} "<label>:<object path>: what"; a valid feature outside the
-// subset is Error{unsupported} "<label>:<object path>: unsupported HDF5 feature: X".
+// Errors: damage is Error{corrupt} at {file, member, object path} "what"; a valid feature outside
+// the subset is Error{unsupported} "unsupported HDF5 feature: X" at the same context.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,7 @@
 
 #include "detail/hdf5/links.hpp"
 #include "detail/hdf5/messages.hpp"
+#include "keras64/error.hpp"
 #include "keras64/tensor.hpp"
 
 namespace keras64::detail::hdf5 {
@@ -67,16 +68,16 @@ struct Dataset {
 
 class Reader {
  public:
-  /// Opens a whole file; `label` names it in errors ("model.h5").
-  Reader(const std::string& path, const std::string& label);
+  /// Opens a whole file; `where` names it in errors ("model.h5", or the archive and member).
+  Reader(const std::string& path, const ErrorContext& where);
   /// Opens bytes [offset, offset + size) of `path` (a stored zip member) as an HDF5 file.
   Reader(const std::string& path, std::uint64_t offset, std::uint64_t size,
-         const std::string& label);
+         const ErrorContext& where);
   ~Reader();
   Reader(Reader&&) noexcept;
   Reader& operator=(Reader&&) noexcept;
 
-  const std::string& label() const;
+  const ErrorContext& where() const;
   /// Where HDF5 address 0 is in the underlying file (the member's offset, or 0).
   std::uint64_t base() const;
   /// The HDF5 file's size (its end-of-file address).
