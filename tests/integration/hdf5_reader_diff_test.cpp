@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "detail/h5.hpp"
-#include "detail/h5_member.hpp"
+#include "h5_member.hpp"
 #include "detail/hdf5/reader.hpp"
 #include "detail/zip_reader.hpp"
 #include "scratch_dir.hpp"

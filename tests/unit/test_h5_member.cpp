@@ -1,7 +1,7 @@
 // HDF5 read in place from a stored zip member: every dataset of the golden .keras archives reads
 // the same through keras64's reader over the member's byte range (WeightsTree::add_member) as
-// from the extracted member, and the same through libhdf5's member driver (detail/h5_member.hpp,
-// which the structure-preserving sinks use to copy the input's tree).
+// from the extracted member, and the same through libhdf5's member driver (support/h5_member.hpp,
+// a test-only reference: the library reads HDF5 with its own reader alone).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,8 +9,8 @@
 
 #include "detail/file.hpp"
 #include "detail/h5.hpp"
-#include "detail/h5_member.hpp"
 #include "detail/zip_reader.hpp"
+#include "h5_member.hpp"
 #include "keras64/error.hpp"
 #include "keras64/source.hpp"
 #include "scratch_dir.hpp"

@@ -1,6 +1,6 @@
 // A read-only HDF5 virtual file driver over a byte range of a file (HDF5 1.10 H5FD_class_t, see
 // H5FDpublic.h). Modelled on HDF5's sec2 driver, minus everything that writes.
-#include "detail/h5_member.hpp"
+#include "h5_member.hpp"
 
 #include <H5FDpublic.h>
 #include <fcntl.h>

@@ -6,6 +6,9 @@
 // once per process) maps HDF5 address a to byte `offset + a` of the archive and reports the
 // member's size as the end of file, so HDF5 sees exactly the member, without a temporary copy
 // and without reading the member into memory.
+//
+// Test support only: keras64 reads HDF5 with its own reader (src/detail/hdf5/); libhdf5 opening
+// the same member is the reference its tests compare with.
 #pragma once
 
 #include <cstdint>
