@@ -32,9 +32,10 @@ struct PlannedTensor {
 struct Plan {
   SourceInfo source;
   std::vector<PlannedTensor> tensors;
-  /// The source itself, for sinks that preserve its structure (float64 .weights.h5 / .keras).
-  /// Valid until commit() returns. Sinks that only need the tensors ignore it.
-  Source* origin = nullptr;
+  /// What the structure-preserving sinks (keras, weights.h5, legacy-h5, tf-checkpoint) copy
+  /// besides the tensors: Source::structure(), or another model's for load_into(). Sinks that
+  /// only need the tensors ignore it.
+  SourceStructure structure;
 };
 
 struct SinkOptions {

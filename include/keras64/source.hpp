@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "keras64/tensor.hpp"
@@ -26,12 +27,34 @@ struct SkippedEntry {
   std::string why;  ///< "DT_STRING", "Keras metric state", ...
 };
 
-/// What kind of file a source was opened from. Stable strings, used in manifests and --json.
+/// What kind of input a source was opened from. Sinks and load_into() decide by it; its stable
+/// name (kind_name()) is what manifests, --json, safetensors metadata and Python show.
+enum class SourceKind : std::uint8_t {
+  unknown,            ///< "unknown": not filled in (a default-constructed SourceInfo)
+  keras3,             ///< "keras3": a Keras 3 `.keras` archive
+  keras3_weights,     ///< "keras3-weights": a Keras 3 `.weights.h5`
+  keras3_sharded,     ///< "keras3-sharded": a sharded `.weights.json` index and its shards
+  tfkeras,            ///< "tfkeras": a `.keras` archive written by tf.keras 2.13+
+  legacy_h5,          ///< "legacy-h5": a full-model legacy `.h5`
+  legacy_weights_h5,  ///< "legacy-weights-h5": a weights-only legacy `.h5`
+  npy_dir,            ///< "npy-dir": a directory of `.npy` files
+  npz,                ///< "npz"
+  memmap_dir,         ///< "memmap-dir": a directory of raw `.dat` files
+  safetensors,        ///< "safetensors"
+  tf_checkpoint,      ///< "tf-checkpoint": a TensorFlow checkpoint (TensorBundle)
+  tf_savedmodel,      ///< "tf-savedmodel": a TensorFlow SavedModel directory
+  python,             ///< "python": arrays handed to the Python module's save()
+};
+
+/// The stable name of `kind` ("keras3", "legacy-weights-h5", "tf-savedmodel", ...).
+std::string_view kind_name(SourceKind kind) noexcept;
+/// The kind whose kind_name() is `name`, or nullopt.
+std::optional<SourceKind> source_kind(std::string_view name) noexcept;
+
+/// What a source was opened from.
 struct SourceInfo {
   std::string file;  ///< the path given by the user
-  std::string kind;  ///< "keras3", "keras3-weights", "keras3-sharded", "legacy-h5",
-                     ///< "legacy-weights-h5", "npy-dir", "npz", "memmap-dir", "safetensors",
-                     ///< "tf-checkpoint", "tf-savedmodel"
+  SourceKind kind = SourceKind::unknown;
   std::string keras_version;  ///< as recorded in the file, or empty
   std::string model_name;     ///< the model's name when known, or empty
   /// True when the order of tensors() is known to be model.get_weights() order (the architecture
@@ -43,7 +66,7 @@ struct SourceInfo {
   std::vector<SkippedEntry> skipped;
 };
 
-/// One HDF5 file of a source's own structure (see Source::native_files()).
+/// One HDF5 file of a source's own structure (see SourceStructure::h5_files).
 struct NativeFile {
   /// The file on disk; valid for the Source's life. Open it read-only. For a `.keras` archive
   /// whose `model.weights.h5` is stored (as Keras writes it) this is the archive, and the HDF5
@@ -58,6 +81,27 @@ struct NativeFile {
   /// detail::h5::open_member); otherwise all of `path`.
   std::uint64_t offset = 0;
   std::uint64_t size = 0;
+};
+
+/// What the outputs that keep an input's structure (--to keras, weights.h5, legacy-h5,
+/// tf-checkpoint) take from the input besides its tensors. A source describes it
+/// (Source::structure()) and the converter hands it to the sink as a value in the Plan, so no
+/// sink needs the Source or has to find the input again. Paths stay valid for the Source's life.
+struct SourceStructure {
+  /// The HDF5 file(s) whose tree holds the tensors (Keras 3 native weights, every shard of a
+  /// sharded save in index order, a legacy .h5, a tf-keras SavedModel's skeleton), whose groups,
+  /// attributes and unplanned datasets are copied. TensorInfo::dataset is a tensor's path in them.
+  std::vector<NativeFile> h5_files;
+  /// The model's Keras config (config.json, a legacy model_config, the --model archive's, a
+  /// tf-keras SavedModel's), which the sinks rewrite to float64 policies; or empty.
+  std::string config;
+  /// A `.keras` input: the archive and its member names in archive order (config.json and
+  /// model.weights.h5 included); --to keras carries the others over. Empty for other inputs.
+  std::filesystem::path archive;
+  std::vector<std::string> archive_members;
+  /// A TensorFlow input: the TensorBundle prefix (`dir/ckpt-1`, `saved/variables/variables`)
+  /// whose entries --to tf-checkpoint rewrites. Empty for other inputs.
+  std::filesystem::path tf_bundle;
 };
 
 /// Where a tensor's bytes lie verbatim in an ordinary file (see Source::extent()).
@@ -139,16 +183,10 @@ class Source {
   /// not tensors (verify() checks them).
   virtual std::vector<std::vector<TensorChecksum>> tensor_checksums() const { return {}; }
 
-  /// The Keras config.json text of the model, when the source has one (.keras, --model, legacy
-  /// model_config); empty otherwise. Structure-preserving sinks rewrite it.
-  virtual std::string config_json() const { return {}; }
-
-  /// The HDF5 file(s) whose tree holds the tensors (Keras 3 native weights, every shard of a
-  /// sharded save in index order, a legacy .h5), for sinks that copy the input's structure
-  /// (groups, attributes, datasets not planned). TensorInfo::dataset is the path of a tensor in
-  /// these files. Empty for sources that are not HDF5 (npz, safetensors, ...). What layout the
-  /// files have is told by info().kind.
-  virtual std::vector<NativeFile> native_files() const { return {}; }
+  /// What structure-preserving outputs copy from this input (see SourceStructure); empty for
+  /// formats that have none (npz, safetensors, npy and memmap directories). A tf-keras
+  /// SavedModel writes its HDF5 skeleton (a small temporary file) on the first call.
+  virtual SourceStructure structure() const { return {}; }
 
  protected:
   Source() = default;

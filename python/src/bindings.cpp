@@ -192,7 +192,7 @@ auto guarded(Bridge* bridge, F&& f) -> decltype(f()) {
 py::dict source_dict(const keras64::SourceInfo& s) {
   py::dict d;
   d["file"] = s.file;
-  d["kind"] = s.kind;
+  d["kind"] = std::string(keras64::kind_name(s.kind));
   d["keras_version"] = s.keras_version;
   d["model_name"] = s.model_name;
   d["order_exact"] = s.order_exact;
@@ -394,7 +394,10 @@ std::unique_ptr<ArraySource> make_array_source(const py::list& arrays,
                 std::to_string(names.size()) + " names given for " + std::to_string(n) + " arrays");
   keras64::SourceInfo info;
   info.file = source["file"].cast<std::string>();
-  info.kind = source["kind"].cast<std::string>();
+  const auto kind_text = source["kind"].cast<std::string>();
+  const auto kind = keras64::source_kind(kind_text);
+  if (!kind) throw Error(Errc::invalid_argument, "unknown source kind '" + kind_text + "'");
+  info.kind = *kind;
   info.model_name = source["model_name"].cast<std::string>();
   info.order_exact = true;
   std::vector<keras64::TensorInfo> tensors(n);

@@ -13,7 +13,7 @@ namespace keras64 {
 Plan make_plan(Source& source, CastMode cast) {
   Plan plan;
   plan.source = source.info();
-  plan.origin = &source;
+  plan.structure = source.structure();
   for (const auto& t : source.tensors()) {
     const bool to_f64 = info(t.dtype).is_float || cast == CastMode::all;
     plan.tensors.push_back({t, to_f64 ? DType::f64 : t.dtype});

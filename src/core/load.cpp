@@ -1,6 +1,6 @@
 // load_into() and match_tensors(): a weight set written back into a model file.
 //
-// The model's own source gives the structure (Plan::origin, so the structure-preserving sinks
+// The model's own source gives the structure (Plan::structure, so the structure-preserving sinks
 // copy its groups, attributes and config) and the tensor list; a MatchedSource in front of it
 // reads each tensor's data from its partner in the weights. convert() then narrows to the planned
 // dtypes and accounts for the rounding.
@@ -53,8 +53,7 @@ class MatchedSource final : public Source {
     weights_.verify_checksums();
     model_.verify_checksums();
   }
-  std::string config_json() const override { return model_.config_json(); }
-  std::vector<NativeFile> native_files() const override { return model_.native_files(); }
+  SourceStructure structure() const override { return model_.structure(); }
 
  private:
   Source& weights_;
@@ -65,12 +64,24 @@ class MatchedSource final : public Source {
 
 // The structure-preserving sink for a model kind.
 std::string sink_for(const SourceInfo& m) {
-  if (m.kind == "keras3" || m.kind == "tfkeras") return "keras";
-  if (m.kind == "keras3-weights" || m.kind == "keras3-sharded") return "weights.h5";
-  if (m.kind.starts_with("legacy")) return "legacy-h5";
-  if (m.kind.starts_with("tf-")) return "tf-checkpoint";
+  switch (m.kind) {
+    case SourceKind::keras3:
+    case SourceKind::tfkeras:
+      return "keras";
+    case SourceKind::keras3_weights:
+    case SourceKind::keras3_sharded:
+      return "weights.h5";
+    case SourceKind::legacy_h5:
+    case SourceKind::legacy_weights_h5:
+      return "legacy-h5";
+    case SourceKind::tf_checkpoint:
+    case SourceKind::tf_savedmodel:
+      return "tf-checkpoint";
+    default:
+      break;
+  }
   throw Error(Errc::unsupported, {m.file},
-              "cannot load weights into a " + m.kind +
+              "cannot load weights into a " + std::string(kind_name(m.kind)) +
                   " input: MODEL must be a .keras, a .weights.h5, a legacy "
                   ".h5 or a TensorFlow checkpoint or SavedModel");
 }
@@ -117,7 +128,9 @@ LoadReport load_into(const fs::path& weights_path, const fs::path& model_path, c
 
   OpenOptions wo;
   // A bare .weights.h5 of float64 weights takes its order from the same architecture.
-  wo.model = !options.model.empty() ? options.model : mi.kind == "keras3" ? model_path : fs::path();
+  wo.model = !options.model.empty()          ? options.model
+             : mi.kind == SourceKind::keras3 ? model_path
+                                             : fs::path();
   wo.expected = model->tensors();
   auto weights = open_source(weights_path, wo);
 
@@ -126,7 +139,9 @@ LoadReport load_into(const fs::path& weights_path, const fs::path& model_path, c
   const Matching m = match_tensors(wt, mt);
   const std::string wf = weights->info().file, mf = mi.file;
   const SourceInfo& wi = weights->info();
-  if (!m.by_name && !wi.order_exact && wi.kind.starts_with("keras3"))
+  if (!m.by_name && !wi.order_exact &&
+      (wi.kind == SourceKind::keras3 || wi.kind == SourceKind::keras3_weights ||
+       wi.kind == SourceKind::keras3_sharded))
     throw Error(Errc::mismatch, {wf},
                 "tensors are in file order (" + wi.note +
                     "), which cannot be matched by position to " + mf + ": give the architecture",
@@ -162,7 +177,7 @@ LoadReport load_into(const fs::path& weights_path, const fs::path& model_path, c
   MatchedSource src(*weights, *model, m);
   Plan plan;
   plan.source = mi;
-  plan.origin = &src;
+  plan.structure = src.structure();
   for (std::size_t i = 0; i < src.tensors().size(); ++i) {
     const DType stored = mt[m.pairs[i].second].dtype;
     const DType to =

@@ -25,7 +25,7 @@ std::string make_manifest(const Plan& plan, std::string_view output_format,
                                     std::to_string(plan.tensors.size()) + " tensors");
   const SourceInfo& s = plan.source;
   Json source = {{"file", s.file},
-                 {"kind", s.kind},
+                 {"kind", std::string(kind_name(s.kind))},
                  {"keras_version", s.keras_version},
                  {"order_exact", s.order_exact},
                  {"note", s.note}};

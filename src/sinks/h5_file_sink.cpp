@@ -35,13 +35,12 @@ H5StructureWriter::Options hdf5_writer_options(const SinkOptions& options,
   return o;
 }
 
-void require_source_kind(const Plan& plan, std::initializer_list<std::string_view> prefixes,
+void require_source_kind(const Plan& plan, std::initializer_list<SourceKind> kinds,
                          std::string_view format, std::string_view instead) {
-  if (std::none_of(prefixes.begin(), prefixes.end(),
-                   [&](std::string_view p) { return plan.source.kind.starts_with(p); }))
+  if (std::find(kinds.begin(), kinds.end(), plan.source.kind) == kinds.end())
     throw Error(Errc::unsupported, {plan.source.file},
                 "the " + std::string(format) + " format needs " + std::string(instead) +
-                    ", not a " + plan.source.kind + " input");
+                    ", not a " + std::string(kind_name(plan.source.kind)) + " input");
 }
 
 namespace {
@@ -70,25 +69,31 @@ class H5FileSink final : public OrderedSink {
 
  private:
   void on_begin() override {
+    const SourceKind kind = plan().source.kind;
     if (flavor_ == Flavor::keras3)
-      require_source_kind(plan(), {"keras3", "tfkeras"}, "weights.h5",
+      require_source_kind(plan(),
+                          {SourceKind::keras3, SourceKind::keras3_weights,
+                           SourceKind::keras3_sharded, SourceKind::tfkeras},
+                          "weights.h5",
                           "a Keras 3 input (.keras, .weights.h5, sharded .weights.json) or a "
                           "tf.keras .keras; legacy-h5 is the format for a legacy .h5");
     else
-      require_source_kind(plan(), {"legacy", "tf-savedmodel"}, "legacy-h5",
-                          "a legacy .h5 input or a tf-keras SavedModel; weights.h5 and keras "
-                          "are the formats for Keras 3 files");
-    if (plan().source.kind == "tf-savedmodel" && plan().origin &&
-        plan().origin->native_files().empty())
+      require_source_kind(
+          plan(), {SourceKind::legacy_h5, SourceKind::legacy_weights_h5, SourceKind::tf_savedmodel},
+          "legacy-h5",
+          "a legacy .h5 input or a tf-keras SavedModel; weights.h5 and keras are the formats for "
+          "Keras 3 files");
+    if (kind == SourceKind::tf_savedmodel && plan().structure.h5_files.empty())
       throw Error(Errc::unsupported, {plan().source.file},
                   "the legacy-h5 format needs a tf-keras SavedModel whose Keras metadata "
                   "(keras_metadata.pb, before TF 2.5 in saved_model.pb) gives the model "
                   "config and places every weight in its layer");
     pending_.emplace(target_, options_.force, PendingOutput::Kind::file);
+    // A weights-only input stays weights-only: a --model config is not added to it.
     std::string config;
     if (flavor_ == Flavor::legacy &&
-        (plan().source.kind == "legacy-h5" || plan().source.kind == "tf-savedmodel"))
-      config = plan().origin->config_json();
+        (kind == SourceKind::legacy_h5 || kind == SourceKind::tf_savedmodel))
+      config = plan().structure.config;
     try {
       writer_.emplace(pending_->temp(), target_.string(), plan(), writer_options_);
       if (!config.empty() && !options_.keep_config)

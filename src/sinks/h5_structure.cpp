@@ -42,13 +42,13 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
       raw_mode_(!options.compress && std::endian::native == std::endian::little),
       direct_chunks_(options.compress && std::endian::native == std::endian::little) {
   h5::silence();
-  const std::vector<NativeFile> inputs =
-      plan.origin ? plan.origin->native_files() : std::vector<NativeFile>{};
+  const std::vector<NativeFile>& inputs = plan.structure.h5_files;
   if (inputs.empty())
     throw Error(Errc::unsupported, shown_ +
                                        ": this output copies the structure of an HDF5 input, "
                                        "and " +
-                                       plan.source.file + " (" + plan.source.kind + ") has none");
+                                       plan.source.file + " (" +
+                                       std::string(kind_name(plan.source.kind)) + ") has none");
   for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
     std::string path = plan.tensors[i].source.dataset;
     if (path.empty())

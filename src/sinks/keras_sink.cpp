@@ -69,10 +69,13 @@ class KerasSink final : public OrderedSink {
 
  private:
   void on_begin() override {
-    require_source_kind(plan(), {"keras3", "tfkeras"}, "keras",
+    require_source_kind(plan(),
+                        {SourceKind::keras3, SourceKind::keras3_weights, SourceKind::keras3_sharded,
+                         SourceKind::tfkeras},
+                        "keras",
                         "a Keras 3 input (.keras, or .weights.h5 / sharded weights with the model) "
                         "or a tf.keras .keras");
-    const std::string config_text = plan().origin->config_json();
+    const std::string& config_text = plan().structure.config;
     if (config_text.empty())
       throw Error(Errc::invalid_argument, {plan().source.file},
                   "the keras format needs the model's config.json: convert the .keras file, or "
@@ -132,9 +135,7 @@ class KerasSink final : public OrderedSink {
   }
 
   // A .keras input (Keras 3 or tf.keras 2.13+), whose members are carried over.
-  bool from_archive() const {
-    return plan().source.kind == "keras3" || plan().source.kind == "tfkeras";
-  }
+  bool from_archive() const { return !plan().structure.archive.empty(); }
 
   // The output's members in order: the input archive's with config.json replaced, or
   // metadata.json, config.json, model.weights.h5 for bare weights with --model.
@@ -152,8 +153,17 @@ class KerasSink final : public OrderedSink {
       out.push_back({"model.weights.h5", true, {}, {}});
       return out;
     }
-    input_.emplace(plan().source.file);
-    for (const ZipEntry& e : input_->entries()) {
+    // The members the source listed, copied from the archive it named: its directory is read
+    // again for their offsets, and must still list the same members.
+    const SourceStructure& in = plan().structure;
+    input_.emplace(in.archive);
+    const std::vector<ZipEntry>& entries = input_->entries();
+    if (entries.size() != in.archive_members.size())
+      throw Error(Errc::io, {in.archive.string()}, "changed since it was opened");
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const ZipEntry& e = entries[i];
+      if (e.name != in.archive_members[i])
+        throw Error(Errc::io, {in.archive.string()}, "changed since it was opened");
       if (e.name == "config.json")
         out.push_back({e.name, false, config_, {}});
       else if (e.name == "model.weights.h5")

@@ -26,8 +26,7 @@ void OrderedSink::begin(const Plan& plan) {
       crcs_.assign(plan_.tensors.size(), crc32c_final(crc32c_initial()));
       crc_worker_ = std::make_unique<Crc32cWorker>();
     }
-    on_begin();              // structure-preserving sinks read plan().origin here
-    plan_.origin = nullptr;  // only valid during the conversion; nothing later needs it
+    on_begin();
   } catch (...) {
     state_ = State::failed;
     throw;

@@ -25,7 +25,7 @@ class OrderedSink : public Sink {
  protected:
   OrderedSink() = default;
 
-  /// The plan given to begin(). Plan::origin is set during on_begin() only, null afterwards.
+  /// The plan given to begin().
   const Plan& plan() const { return plan_; }
 
   /// Creates the temporary output. Called once, from begin().

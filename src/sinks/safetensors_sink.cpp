@@ -68,7 +68,7 @@ class SafetensorsSink final : public OrderedSink {
     m["keras64.order"] = order.dump();
     m["keras64.source_dtypes"] = dtypes.dump();
     m["keras64.source_file"] = s.file;
-    m["keras64.source_kind"] = s.kind;
+    m["keras64.source_kind"] = std::string(kind_name(s.kind));
     m["keras64.keras_version"] = s.keras_version;
     m["keras64.order_exact"] = s.order_exact ? "true" : "false";
     if (any_key) m["keras64.keys"] = keys.dump();

@@ -47,9 +47,9 @@ std::unique_ptr<Sink> make_safetensors_sink(const std::filesystem::path&, const 
 /// float entries as DT_DOUBLE, everything else kept (tf_checkpoint_sink.cpp).
 std::unique_ptr<Sink> make_tf_checkpoint_sink(const std::filesystem::path&, const SinkOptions&);
 
-/// Error{unsupported} unless plan.source.kind starts with one of `prefixes` ("keras3",
-/// "tfkeras", "legacy"); `instead` says what --to `format` needs (h5_file_sink.cpp).
-void require_source_kind(const Plan& plan, std::initializer_list<std::string_view> prefixes,
+/// Error{unsupported} unless plan.source.kind is one of `kinds`; `instead` says what --to
+/// `format` needs (h5_file_sink.cpp).
+void require_source_kind(const Plan& plan, std::initializer_list<SourceKind> kinds,
                          std::string_view format, std::string_view instead);
 
 }  // namespace keras64::detail

@@ -1,7 +1,7 @@
 // --to tf-checkpoint: a TensorFlow TensorBundle, `OUT.index` + `OUT.data-00000-of-00001`, holding
 // the input bundle's keys and entries with every float tensor as DT_DOUBLE (docs/
-// output-formats.md). The input is a TF checkpoint or SavedModel (its bundle is located again from
-// the input path, as the source located it; from a SavedModel, the bundle of its variables/).
+// output-formats.md). The input is a TF checkpoint or SavedModel, whose bundle prefix the source
+// hands over in the plan (SourceStructure::tf_bundle; from a SavedModel, its variables/variables).
 //
 //  - Entries keep their keys and their order in the data (one shard: the input's shards one after
 //    the other, each in its own order - TF2 object saves put _CHECKPOINTABLE_OBJECT_GRAPH last).
@@ -42,7 +42,6 @@
 #include "keras64/error.hpp"
 #include "sinks/ordered_sink.hpp"
 #include "sinks/sinks.hpp"
-#include "sources/sources.hpp"
 #include "tensor_bundle.pb.h"
 
 namespace fs = std::filesystem;
@@ -111,12 +110,11 @@ class TfCheckpointSink final : public OrderedSink {
   }
 
   void on_begin() override {
-    require_source_kind(plan(), {"tf-"}, "tf-checkpoint",
-                        "a TensorFlow checkpoint or SavedModel input");
+    require_source_kind(plan(), {SourceKind::tf_checkpoint, SourceKind::tf_savedmodel},
+                        "tf-checkpoint", "a TensorFlow checkpoint or SavedModel input");
     const std::string& label = plan().source.file;
-    const auto located = tf_bundle_prefix(label);
-    if (!located) throw Error(Errc::internal, {shown()}, label + " has no bundle prefix");
-    const fs::path& in_prefix = *located;
+    const fs::path& in_prefix = plan().structure.tf_bundle;
+    if (in_prefix.empty()) throw Error(Errc::internal, {shown()}, label + " has no bundle prefix");
     in_.emplace(in_prefix, label);
     // The table's values as stored: each entry's proto is rewritten from its own bytes, so that
     // fields keras64 does not declare are kept.

@@ -27,12 +27,19 @@ class Keras3Source final : public Source {
  public:
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  std::string config_json() const override { return config_text_; }
-  std::vector<NativeFile> native_files() const override {
-    // A stored `.keras` member is given as its byte range of the archive (read in place); a
-    // deflated one was extracted at open.
-    if (archive_ && native_.empty()) native_.push_back(archive_->weights_file());
-    return native_;
+  SourceStructure structure() const override {
+    SourceStructure s;
+    s.config = config_text_;
+    if (archive_) {
+      // A stored model.weights.h5 is given as its byte range of the archive (read in place); a
+      // deflated one was extracted at open.
+      s.h5_files = {archive_->weights_file()};
+      s.archive = archive_->label();
+      s.archive_members = archive_->member_names();
+    } else {
+      s.h5_files = native_;
+    }
+    return s;
   }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     checked_read(tensors_, index, first, count);
@@ -97,7 +104,7 @@ class Keras3Source final : public Source {
 
   SourceInfo info_;
   WeightsTree tree_;
-  mutable std::vector<NativeFile> native_;
+  std::vector<NativeFile> native_;  // the HDF5 files of a bare or sharded input
   std::string config_text_;
   std::unique_ptr<KerasArchive> archive_;    // the .keras input (its weights are read from it)
   std::unique_ptr<KerasArchive> reference_;  // the --model archive
@@ -161,7 +168,7 @@ std::unique_ptr<Source> open_keras3_zip(const fs::path& path, const OpenOptions&
   src->archive_ = std::make_unique<KerasArchive>(path);
   KerasArchive& a = *src->archive_;
   src->info_.file = a.label();
-  src->info_.kind = "keras3";
+  src->info_.kind = SourceKind::keras3;
   src->info_.keras_version = a.keras_version();
   src->info_.model_name = a.model_name();
   src->config_text_ = a.config_text();
@@ -173,7 +180,7 @@ std::unique_ptr<Source> open_keras3_zip(const fs::path& path, const OpenOptions&
 std::unique_ptr<Source> open_keras3_weights(const fs::path& path, const OpenOptions& opts) {
   auto src = std::make_unique<Keras3Source>();
   src->info_.file = path.string();
-  src->info_.kind = "keras3-weights";
+  src->info_.kind = SourceKind::keras3_weights;
   src->add_file(path.string(), path.string(), path.filename().string());
   require_keras_layout(src->tree_, path.string());
   finish_bare(*src, opts);
@@ -184,7 +191,7 @@ std::unique_ptr<Source> open_keras3_sharded(const fs::path& path, const OpenOpti
   auto src = std::make_unique<Keras3Source>();
   const std::string label = path.string();
   src->info_.file = label;
-  src->info_.kind = "keras3-sharded";
+  src->info_.kind = SourceKind::keras3_sharded;
   json index = parse_json(read_text_file(path), label);
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
     throw Error(Errc::corrupt, {label}, "not a sharded weights index: no \"weight_map\" object");

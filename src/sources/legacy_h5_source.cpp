@@ -43,9 +43,11 @@ class LegacyH5Source final : public Source {
  public:
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  std::string config_json() const override { return config_text_; }
-  std::vector<NativeFile> native_files() const override {
-    return {{label_, label_, fs::path(label_).filename().string()}};
+  SourceStructure structure() const override {
+    SourceStructure s;
+    s.h5_files = {{label_, label_, fs::path(label_).filename().string()}};
+    s.config = config_text_;
+    return s;
   }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     checked_read(tensors_, index, first, count);
@@ -61,7 +63,7 @@ class LegacyH5Source final : public Source {
     tree_.add_file(label_, label_);
     const hdf5::Object root = tree_.group(0, "");
     const bool full = tree_.has_group("model_weights") && !has_names(root, "layer_names");
-    info_.kind = full ? "legacy-h5" : "legacy-weights-h5";
+    info_.kind = full ? SourceKind::legacy_h5 : SourceKind::legacy_weights_h5;
     base_ = full ? "model_weights" : "";
     const hdf5::Object wg = full ? tree_.group(0, "model_weights") : root;
 

@@ -17,7 +17,7 @@ class MemmapSource final : public Source {
  public:
   MemmapSource(const fs::path& dir, const OpenOptions& opts) {
     info_.file = dir.string();
-    info_.kind = "memmap-dir";
+    info_.kind = SourceKind::memmap_dir;
     if (fs::exists(dir / "manifest.json")) {
       ManifestData m = read_manifest(dir);
       if (m.format != "memmap")

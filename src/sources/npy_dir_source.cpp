@@ -20,7 +20,7 @@ class NpyDirSource final : public Source {
  public:
   explicit NpyDirSource(const fs::path& dir) {
     info_.file = dir.string();
-    info_.kind = "npy-dir";
+    info_.kind = SourceKind::npy_dir;
     if (fs::exists(dir / "manifest.json")) {
       ManifestData m = read_manifest(dir);
       if (m.format != "npy")

@@ -133,7 +133,7 @@ class NpzSource final : public Source {
  public:
   explicit NpzSource(const fs::path& path) : zip_(path) {
     info_.file = path.string();
-    info_.kind = "npz";
+    info_.kind = SourceKind::npz;
     info_.note = kClassicOrderNote;
     std::vector<ZipEntry> stored;  // read in place: checked by crc_check_
     for (const ZipEntry& e : zip_.entries()) {

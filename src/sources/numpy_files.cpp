@@ -42,7 +42,7 @@ ManifestData read_manifest(const fs::path& dir) {
                   "manifest version " + m["version"].dump() + " is not supported (1)");
     out.format = m.at("output").at("format").get<std::string>();
     const json& s = m.at("source");
-    out.source.kind = s.value("kind", "");
+    out.source.kind = source_kind(s.value("kind", "")).value_or(SourceKind::unknown);
     out.source.keras_version = s.value("keras_version", "");
     out.source.order_exact = s.value("order_exact", false);
     out.source.note = s.value("note", "");

@@ -73,7 +73,7 @@ class SafetensorsSource final : public Source {
  public:
   explicit SafetensorsSource(const fs::path& path) : file_(File::open_read(path)) {
     info_.file = path.string();
-    info_.kind = "safetensors";
+    info_.kind = SourceKind::safetensors;
     const std::string& f = info_.file;
     auto bad = [&](const std::string& why) {
       return Error(Errc::corrupt, {f}, "safetensors: " + why);

@@ -46,9 +46,6 @@ std::unique_ptr<Source> open_safetensors(const std::filesystem::path& path,
 /// TensorFlow checkpoint or SavedModel (tf_checkpoint_source.cpp): a bundle prefix, its
 /// `.index`, a folder with a `checkpoint` state file, or a SavedModel directory.
 bool probe_tf_checkpoint(const Sniff& s);
-/// The TensorBundle prefix of a TensorFlow input (a SavedModel's variables/variables), located as
-/// open_tf_checkpoint() does; nullopt if `input` is none. For --to tf-checkpoint.
-std::optional<std::filesystem::path> tf_bundle_prefix(const std::filesystem::path& input);
 std::unique_ptr<Source> open_tf_checkpoint(const std::filesystem::path& path,
                                            const OpenOptions& opts);
 

@@ -143,9 +143,9 @@ std::optional<Located> locate(const fs::path& path) {
 class TfCheckpointSource final : public Source {
  public:
   TfCheckpointSource(const fs::path& path, const Located& where, const OpenOptions& opts)
-      : bundle_(where.prefix, path.string()) {
+      : bundle_(where.prefix, path.string()), prefix_(where.prefix) {
     info_.file = path.string();
-    info_.kind = where.saved_model ? "tf-savedmodel" : "tf-checkpoint";
+    info_.kind = where.saved_model ? SourceKind::tf_savedmodel : SourceKind::tf_checkpoint;
     std::optional<tf::SavedModelInfo> sm;
     if (where.saved_model) sm = tf::read_saved_model(path, info_.file);
 
@@ -324,18 +324,22 @@ class TfCheckpointSource final : public Source {
     if (model_vars && meta) plan_skeleton(*graph, full_names, std::move(*meta));
   }
 
-  // A tf-keras SavedModel gives the structure of a legacy .h5 (--to legacy-h5, issue #15.3): an
-  // HDF5 skeleton written on demand from its Keras metadata (keras_metadata.pb; before TF 2.5,
-  // saved_model.pb's SavedUserObject.metadata: tf_keras_skeleton.hpp).
-  std::string config_json() const override { return keras_ ? keras_->model_config : ""; }
-  std::vector<NativeFile> native_files() const override {
-    if (!keras_) return {};
+  // The bundle for --to tf-checkpoint. A tf-keras SavedModel also gives the structure of a
+  // legacy .h5 (--to legacy-h5, issue #15.3): an HDF5 skeleton written on demand from its Keras
+  // metadata (keras_metadata.pb; before TF 2.5, saved_model.pb's SavedUserObject.metadata:
+  // tf_keras_skeleton.hpp).
+  SourceStructure structure() const override {
+    SourceStructure s;
+    s.tf_bundle = prefix_;
+    if (!keras_) return s;
     if (!skeleton_) {
       auto t = std::make_unique<TempFile>("skeleton");
       tf::write_legacy_skeleton(t->path(), *keras_, skeleton_weights_);
       skeleton_ = std::move(t);
     }
-    return {{skeleton_->path(), info_.file + ":" + keras_->file, keras_->file}};
+    s.h5_files = {{skeleton_->path(), info_.file + ":" + keras_->file, keras_->file}};
+    s.config = keras_->model_config;
+    return s;
   }
 
   const SourceInfo& info() const override { return info_; }
@@ -431,6 +435,7 @@ class TfCheckpointSource final : public Source {
   }
 
   tf::Bundle bundle_;
+  fs::path prefix_;                              // the bundle's prefix, for --to tf-checkpoint
   std::optional<tf::KerasModelMetadata> keras_;  // a tf-keras SavedModel's, when it has a skeleton
   std::vector<tf::SkeletonWeight> skeleton_weights_;
   mutable std::unique_ptr<TempFile> skeleton_;
@@ -440,11 +445,6 @@ class TfCheckpointSource final : public Source {
 };
 
 }  // namespace
-
-std::optional<fs::path> tf_bundle_prefix(const fs::path& input) {
-  const auto where = locate(input);
-  return where ? std::optional<fs::path>(where->prefix) : std::nullopt;
-}
 
 bool probe_tf_checkpoint(const Sniff& s) {
   return locate(s.path).has_value();

@@ -66,13 +66,13 @@ ModelOrder order_from_model(const std::filesystem::path& model, const ObjectGrap
   const std::string m = model.string();
   std::unique_ptr<Source> src = open_source(model);
   const SourceInfo& info = src->info();
-  const bool layout = info.kind == "tfkeras";
-  if (!layout && info.kind != "legacy-h5" && info.kind != "legacy-weights-h5" &&
-      info.kind != "tf-savedmodel")
+  const bool layout = info.kind == SourceKind::tfkeras;
+  if (!layout && info.kind != SourceKind::legacy_h5 && info.kind != SourceKind::legacy_weights_h5 &&
+      info.kind != SourceKind::tf_savedmodel)
     throw Error(Errc::invalid_argument, {m},
                 "a model architecture for a TensorFlow checkpoint must be a legacy .h5, a "
                 "SavedModel or a tf-keras .keras of the same model, not " +
-                    info.kind);
+                    std::string(kind_name(info.kind)));
   if (layout && !graph)
     throw Error(Errc::mismatch, label +
                                     ": a checkpoint without an object graph (TF1) cannot be "

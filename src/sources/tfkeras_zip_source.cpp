@@ -59,8 +59,14 @@ class TfKerasZipSource final : public Source {
  public:
   const SourceInfo& info() const override { return info_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  std::string config_json() const override { return config_text_; }
-  std::vector<NativeFile> native_files() const override { return {archive_->weights_file()}; }
+  SourceStructure structure() const override {
+    SourceStructure s;
+    s.h5_files = {archive_->weights_file()};
+    s.config = config_text_;
+    s.archive = archive_->label();
+    s.archive_members = archive_->member_names();
+    return s;
+  }
   void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
     checked_read(tensors_, index, first, count);
     archive_->start_weights_crc();
@@ -74,7 +80,7 @@ class TfKerasZipSource final : public Source {
   void open(const fs::path& path, const OpenOptions& opts) {
     archive_ = std::make_unique<KerasArchive>(path);
     info_.file = archive_->label();
-    info_.kind = "tfkeras";  // a .keras archive written by tf.keras 2.x
+    info_.kind = SourceKind::tfkeras;  // a .keras archive written by tf.keras 2.x
     info_.keras_version = archive_->keras_version();
     info_.model_name = archive_->model_name();
     config_text_ = archive_->config_text();

@@ -65,11 +65,11 @@ class LegacyGolden : public ::testing::TestWithParam<std::string> {};
 TEST_P(LegacyGolden, FullModelH5) {
   const json m = manifest(GetParam());
   auto src = keras64::open_source(kGolden / GetParam() / "model_legacy.h5");
-  EXPECT_EQ(src->info().kind, "legacy-h5");
+  EXPECT_EQ(keras64::kind_name(src->info().kind), "legacy-h5");
   EXPECT_EQ(src->info().keras_version, "3.15.1");
   EXPECT_EQ(src->info().model_name, m["model_name"].get<std::string>());
   EXPECT_TRUE(src->info().order_exact) << src->info().note;
-  EXPECT_NE(src->config_json().find("\"class_name\""), std::string::npos);
+  EXPECT_NE(src->structure().config.find("\"class_name\""), std::string::npos);
   expect_matches(*src, m, "legacy_h5", false);
 }
 
@@ -86,7 +86,7 @@ TEST_P(LegacyGolden, WeightsOnlyH5WithModel) {
   keras64::OpenOptions o;
   o.model = kGolden / GetParam() / "model.keras";
   auto src = keras64::open_source(kGolden / GetParam() / "model_legacy_weights.h5", o);
-  EXPECT_EQ(src->info().kind, "legacy-weights-h5");
+  EXPECT_EQ(keras64::kind_name(src->info().kind), "legacy-weights-h5");
   EXPECT_TRUE(src->info().order_exact) << src->info().note;
   expect_matches(*src, m, "legacy_weights_h5", false);
 }
@@ -106,8 +106,8 @@ TEST_P(LegacyGolden, WeightsOnlyH5WithLegacyModel) {
 TEST_P(LegacyGolden, WeightsOnlyH5Alone) {
   const json m = manifest(GetParam());
   auto src = keras64::open_source(kGolden / GetParam() / "model_legacy_weights.h5");
-  EXPECT_EQ(src->info().kind, "legacy-weights-h5");
-  EXPECT_TRUE(src->config_json().empty());
+  EXPECT_EQ(keras64::kind_name(src->info().kind), "legacy-weights-h5");
+  EXPECT_TRUE(src->structure().config.empty());
   if (!src->info().order_exact) {
     EXPECT_NE(src->info().note.find("--model"), std::string::npos);
   }
@@ -146,7 +146,7 @@ TEST(LegacyGoldenOrder, ExtensionDoesNotMatter) {
   fs::copy_file(kGolden / "mlp" / "model_legacy.h5", dir / "x.keras",
                 fs::copy_options::overwrite_existing);
   auto src = keras64::open_source(dir / "x.keras");
-  EXPECT_EQ(src->info().kind, "legacy-h5");
+  EXPECT_EQ(keras64::kind_name(src->info().kind), "legacy-h5");
   EXPECT_EQ(src->tensors().size(), 4u);
   fs::remove_all(dir);
 }

@@ -14,7 +14,8 @@ namespace keras64::test {
 
 class FakeSource final : public Source {
  public:
-  explicit FakeSource(SourceInfo info = {"fake.keras", "keras3", "3.15.1", "fake", true, "", {}})
+  explicit FakeSource(
+      SourceInfo info = {"fake.keras", SourceKind::keras3, "3.15.1", "fake", true, "", {}})
       : info_(std::move(info)) {}
 
   /// Adds a tensor; `bytes` must hold info.nbytes() bytes (little-endian, stored dtype).

@@ -69,7 +69,7 @@ fs::path LegacyQuirks::dir_;
 
 TEST_F(LegacyQuirks, Keras1NamesAndTwelveArrayLstm) {
   auto s = open("keras1.h5");
-  EXPECT_EQ(s->info().kind, "legacy-h5");
+  EXPECT_EQ(keras64::kind_name(s->info().kind), "legacy-h5");
   EXPECT_EQ(s->info().keras_version, "1.2.2");
   EXPECT_TRUE(s->info().order_exact) << s->info().note;
   ASSERT_EQ(s->tensors().size(), 14u);
@@ -88,7 +88,7 @@ TEST_F(LegacyQuirks, Keras1NamesAndTwelveArrayLstm) {
 
 TEST_F(LegacyQuirks, NamesWithAndWithoutColonZero) {
   auto s = open("tf2_colon.h5");
-  EXPECT_EQ(s->info().kind, "legacy-weights-h5");
+  EXPECT_EQ(keras64::kind_name(s->info().kind), "legacy-weights-h5");
   EXPECT_EQ(names(*s),
             (std::vector<std::string>{"dense/dense/kernel:0", "dense/dense/bias:0",
                                       "dense_1/dense_1/kernel", "dense_1/dense_1/bias"}));
@@ -120,7 +120,7 @@ TEST_F(LegacyQuirks, WeightNamePrefixIsNotTheLayerGroup) {
 TEST_F(LegacyQuirks, FixedLengthAsciiAttributes) {
   // keras1.h5 has fixed-length model_config, keras_version, layer_names and weight_names.
   auto s = open("keras1.h5");
-  EXPECT_NE(s->config_json().find("\"lstm_1\""), std::string::npos);
+  EXPECT_NE(s->structure().config.find("\"lstm_1\""), std::string::npos);
   EXPECT_EQ(s->tensors().size(), 14u);
 }
 
@@ -194,7 +194,7 @@ TEST_F(LegacyQuirks, NestedModelsReorderedWithConfig) {
   auto w = open("nested_models_weights.h5", o);
   EXPECT_TRUE(w->info().order_exact) << w->info().note;
   EXPECT_EQ(keras_paths(*w), want);
-  EXPECT_NE(w->config_json().find("\"prep\""), std::string::npos);
+  EXPECT_NE(w->structure().config.find("\"prep\""), std::string::npos);
 }
 
 TEST_F(LegacyQuirks, NestedModelsWithoutConfigSayOrderUnknown) {
@@ -260,7 +260,7 @@ TEST_F(LegacyQuirks, OptimizerWeights) {
 
 TEST_F(LegacyQuirks, LegacyFileNamedDotKeras) {
   auto s = open("legacy_named.keras");
-  EXPECT_EQ(s->info().kind, "legacy-weights-h5");
+  EXPECT_EQ(keras64::kind_name(s->info().kind), "legacy-weights-h5");
   EXPECT_EQ(names(*s), (std::vector<std::string>{"dense/dense/kernel:0"}));
 }
 
@@ -291,7 +291,7 @@ TEST_F(LegacyQuirks, TfKerasZipCheckpointDependencies) {
   keras64::OpenOptions o;
   o.include_optimizer = true;
   auto s = open("tfkeras_ckpt_deps.keras", o);
-  EXPECT_EQ(s->info().kind, "tfkeras");
+  EXPECT_EQ(keras64::kind_name(s->info().kind), "tfkeras");
   EXPECT_EQ(s->info().keras_version, "2.13.1");
   EXPECT_EQ(s->info().model_name, "seq");
   EXPECT_TRUE(s->info().order_exact) << s->info().note;
@@ -305,14 +305,14 @@ TEST_F(LegacyQuirks, TfKerasZipCheckpointDependencies) {
   EXPECT_EQ(s->tensors()[9].layer, "dense_1");
   EXPECT_EQ(s->tensors()[12].role, keras64::Role::optimizer);
   EXPECT_EQ(floats(*s, 10), (std::vector<float>{1000}));
-  EXPECT_NE(s->config_json().find("\"seq\""), std::string::npos);
+  EXPECT_NE(s->structure().config.find("\"seq\""), std::string::npos);
 }
 
 // Written on Windows: os.path.join put '\' inside group names
 // ("_layer_checkpoint_dependencies\dense").
 TEST_F(LegacyQuirks, TfKerasZipWindowsBackslashNames) {
   auto s = open("tfkeras_windows.keras");
-  EXPECT_EQ(s->info().kind, "tfkeras");
+  EXPECT_EQ(keras64::kind_name(s->info().kind), "tfkeras");
   EXPECT_TRUE(s->info().order_exact) << s->info().note;
   ASSERT_EQ(s->tensors().size(), 11u);
   EXPECT_EQ(s->tensors()[0].name, "_layer_checkpoint_dependencies/dense/vars/0");
@@ -323,5 +323,5 @@ TEST_F(LegacyQuirks, TfKerasZipWindowsBackslashNames) {
 
 TEST_F(LegacyQuirks, KerasThreeArchiveIsNotTfKeras) {
   auto s = keras64::open_source(fs::path(KERAS64_TEST_DATA) / "golden" / "mlp" / "model.keras");
-  EXPECT_EQ(s->info().kind, "keras3");
+  EXPECT_EQ(keras64::kind_name(s->info().kind), "keras3");
 }

@@ -406,8 +406,13 @@ TEST(SinkRegistry, DeflateLevelIsChecked) {
 
 TEST(NpyDirSink, Manifest) {
   ScratchDir dir;
-  FakeSource src(
-      {"model.keras", "keras3", "3.15.1", "mlp", false, "weights file without architecture", {}});
+  FakeSource src({"model.keras",
+                  keras64::SourceKind::keras3,
+                  "3.15.1",
+                  "mlp",
+                  false,
+                  "weights file without architecture",
+                  {}});
   src.add(tensor("dense/vars/0", DType::f32, {5, 10}), std::vector<unsigned char>(200));
   src.add(tensor("optimizer/iterations", DType::i64, {}, Role::optimizer),
           std::vector<unsigned char>(8));
@@ -463,7 +468,7 @@ TEST(MemmapSink, EmptyTensorsAreNoted) {
 TEST(Sinks, UnwidenedFloatsKeepTheirDtype) {
   ScratchDir dir;
   keras64::Plan plan;
-  plan.source = {"m.keras", "keras3", "", "", true, "", {}};
+  plan.source = {"m.keras", keras64::SourceKind::keras3, "", "", true, "", {}};
   plan.tensors.push_back({tensor("bf/vars/0", DType::bf16, {3}), DType::bf16});
   plan.tensors.push_back({tensor("f/vars/0", DType::f32, {2}), DType::f32});
   const std::uint16_t bf[3] = {0x3f80, 0x4000, 0xc040};
@@ -520,7 +525,7 @@ TEST(NpyDirSink, Crc32cIsTheSameForEverySplitOfTheWrites) {
   for (std::size_t chunk :
        {std::size_t{4} << 20, std::size_t{700000}, std::size_t{100000}, std::size_t{300000}}) {
     ScratchDir dir;
-    FakeSource src({"m.keras", "keras3", "3.15.1", "m", true, "", {}});
+    FakeSource src({"m.keras", keras64::SourceKind::keras3, "3.15.1", "m", true, "", {}});
     src.add(tensor("counts", DType::i64, {std::int64_t{1} << 17}), bytes);
     run(src, "npy", dir / "out", chunk);
     const auto m = nlohmann::json::parse(keras64::test::read_file(dir / "out" / "manifest.json"));

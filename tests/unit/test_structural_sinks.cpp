@@ -110,3 +110,54 @@ TEST(StructuralSinks, PlanTensorMissingFromStructureIsAMismatch) {
   sink.reset();
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
+
+// The structure a sink copies reaches it as a value in the plan (SourceStructure), not through
+// the Source: a .keras input hands over its weights member's byte range, its config and its
+// member list; with the HDF5 files taken out of the plan, the sink has nothing to copy and says
+// so, whatever the source still holds.
+TEST(StructuralSinks, StructureComesFromThePlan) {
+  keras64::test::ScratchDir dir;
+  const auto archive = kGolden / "mlp" / "model.keras";
+  auto src = keras64::open_source(archive);
+  keras64::Plan plan = keras64::make_plan(*src, keras64::CastMode::floats);
+  EXPECT_EQ(plan.source.kind, keras64::SourceKind::keras3);
+  const keras64::SourceStructure& s = plan.structure;
+  ASSERT_EQ(s.h5_files.size(), 1u);
+  EXPECT_EQ(s.h5_files[0].path, archive);
+  EXPECT_EQ(s.h5_files[0].label, archive.string() + ":model.weights.h5");
+  EXPECT_GT(s.h5_files[0].offset, 0u);
+  EXPECT_GT(s.h5_files[0].size, 0u);
+  EXPECT_EQ(s.config.rfind("{\"module\": \"keras\"", 0), 0u) << s.config.substr(0, 40);
+  EXPECT_EQ(s.archive, archive);
+  EXPECT_EQ(s.archive_members,
+            (std::vector<std::string>{"metadata.json", "config.json", "model.weights.h5"}));
+  EXPECT_TRUE(s.tf_bundle.empty());
+
+  plan.structure.h5_files.clear();
+  auto sink = keras64::open_sink("weights.h5", dir.path() / "o.weights.h5");
+  try {
+    sink->begin(plan);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::unsupported);
+    EXPECT_EQ(std::string(e.what()),
+              (dir.path() / "o.weights.h5").string() +
+                  ": this output copies the structure of an HDF5 input, and " + archive.string() +
+                  " (keras3) has none");
+  }
+  sink.reset();
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+// Every kind's stable name reads back as that kind; other strings are no kind.
+TEST(SourceKinds, NamesRoundTrip) {
+  using K = keras64::SourceKind;
+  for (K k : {K::unknown, K::keras3, K::keras3_weights, K::keras3_sharded, K::tfkeras, K::legacy_h5,
+              K::legacy_weights_h5, K::npy_dir, K::npz, K::memmap_dir, K::safetensors,
+              K::tf_checkpoint, K::tf_savedmodel, K::python})
+    EXPECT_EQ(keras64::source_kind(keras64::kind_name(k)), k) << keras64::kind_name(k);
+  EXPECT_EQ(keras64::kind_name(K::legacy_weights_h5), "legacy-weights-h5");
+  EXPECT_EQ(keras64::kind_name(K::tf_savedmodel), "tf-savedmodel");
+  EXPECT_FALSE(keras64::source_kind("legacy").has_value());
+  EXPECT_FALSE(keras64::source_kind("").has_value());
+}

@@ -73,7 +73,7 @@ nlohmann::json skipped_json(const SourceInfo& s) {
 
 nlohmann::json source_json(const SourceInfo& s) {
   return {{"file", s.file},
-          {"kind", s.kind},
+          {"kind", std::string(keras64::kind_name(s.kind))},
           {"keras_version", s.keras_version},
           {"model_name", s.model_name},
           {"order_exact", s.order_exact},

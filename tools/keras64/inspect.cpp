@@ -37,7 +37,7 @@ Runner add_inspect(CLI::App& app, Common& common) {
       std::cout << json_text(j) << "\n";
       return 0;
     }
-    std::cout << si.file << ": " << si.kind;
+    std::cout << si.file << ": " << keras64::kind_name(si.kind);
     if (!si.keras_version.empty()) std::cout << ", Keras " << si.keras_version;
     if (!si.model_name.empty()) std::cout << ", model '" << si.model_name << "'";
     std::cout << "\n";

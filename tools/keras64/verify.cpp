@@ -33,7 +33,8 @@ Runner add_verify(CLI::App& app, Common& common) {
       return 0;
     }
     if (common.quiet) return 0;
-    const std::string head = printable(r.source.file) + ": " + r.source.kind + ": ";
+    const std::string head =
+        printable(r.source.file) + ": " + std::string(keras64::kind_name(r.source.kind)) + ": ";
     if (!r.checked()) {
       std::cout << head << "no checksums to verify (the file records none; " << r.tensors
                 << " tensors unverified)\n";
