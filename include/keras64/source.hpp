@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,12 +87,16 @@ struct NativeFile {
 /// What the outputs that keep an input's structure (--to keras, weights.h5, legacy-h5,
 /// tf-checkpoint) take from the input besides its tensors. A source describes it
 /// (Source::structure()) and the converter hands it to the sink as a value in the Plan, so no
-/// sink needs the Source or has to find the input again. Paths stay valid for the Source's life.
+/// sink needs the Source or has to find the input again. Paths, and the h5_files function, stay
+/// valid for the Source's life.
 struct SourceStructure {
   /// The HDF5 file(s) whose tree holds the tensors (Keras 3 native weights, every shard of a
   /// sharded save in index order, a legacy .h5, a tf-keras SavedModel's skeleton), whose groups,
   /// attributes and unplanned datasets are copied. TensorInfo::dataset is a tensor's path in them.
-  std::vector<NativeFile> h5_files;
+  /// A function, called through native_files() only by the sinks that copy the tree: a tf-keras
+  /// SavedModel writes its skeleton (a small temporary HDF5 file) on the first call, so a plan
+  /// for any other output makes no file. Empty when the input has no HDF5 structure.
+  std::function<std::vector<NativeFile>()> h5_files;
   /// The model's Keras config (config.json, a legacy model_config, the --model archive's, a
   /// tf-keras SavedModel's), which the sinks rewrite to float64 policies; or empty.
   std::string config;
@@ -102,6 +107,12 @@ struct SourceStructure {
   /// A TensorFlow input: the TensorBundle prefix (`dir/ckpt-1`, `saved/variables/variables`)
   /// whose entries --to tf-checkpoint rewrites. Empty for other inputs.
   std::filesystem::path tf_bundle;
+
+  /// The files of h5_files (written first where the source makes them), or none. Throws what
+  /// the source throws making them.
+  std::vector<NativeFile> native_files() const {
+    return h5_files ? h5_files() : std::vector<NativeFile>{};
+  }
 };
 
 /// Where a tensor's bytes lie verbatim in an ordinary file (see Source::extent()).
@@ -184,8 +195,9 @@ class Source {
   virtual std::vector<std::vector<TensorChecksum>> tensor_checksums() const { return {}; }
 
   /// What structure-preserving outputs copy from this input (see SourceStructure); empty for
-  /// formats that have none (npz, safetensors, npy and memmap directories). A tf-keras
-  /// SavedModel writes its HDF5 skeleton (a small temporary file) on the first call.
+  /// formats that have none (npz, safetensors, npy and memmap directories). Cheap: files that
+  /// must first be written (a tf-keras SavedModel's HDF5 skeleton) are written only when a sink
+  /// calls SourceStructure::native_files().
   virtual SourceStructure structure() const { return {}; }
 
  protected:

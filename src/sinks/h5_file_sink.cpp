@@ -83,7 +83,7 @@ class H5FileSink final : public OrderedSink {
           "legacy-h5",
           "a legacy .h5 input or a tf-keras SavedModel; weights.h5 and keras are the formats for "
           "Keras 3 files");
-    if (kind == SourceKind::tf_savedmodel && plan().structure.h5_files.empty())
+    if (kind == SourceKind::tf_savedmodel && !plan().structure.h5_files)
       throw Error(Errc::unsupported, {plan().source.file},
                   "the legacy-h5 format needs a tf-keras SavedModel whose Keras metadata "
                   "(keras_metadata.pb, before TF 2.5 in saved_model.pb) gives the model "

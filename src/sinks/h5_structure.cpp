@@ -42,7 +42,7 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
       raw_mode_(!options.compress && std::endian::native == std::endian::little),
       direct_chunks_(options.compress && std::endian::native == std::endian::little) {
   h5::silence();
-  const std::vector<NativeFile>& inputs = plan.structure.h5_files;
+  const std::vector<NativeFile> inputs = plan.structure.native_files();
   if (inputs.empty())
     throw Error(Errc::unsupported, shown_ +
                                        ": this output copies the structure of an HDF5 input, "

@@ -1,7 +1,7 @@
 // Structure-preserving HDF5 output, shared by --to weights.h5, keras and legacy-h5.
 //
-// The writer copies the tree of the input's HDF5 file(s) (Plan::structure.h5_files; the shards of
-// a sharded save are merged) into a new file through H5TreeCopy (h5_tree_copy.hpp):
+// The writer copies the tree of the input's HDF5 file(s) (Plan::structure.native_files(); the
+// shards of a sharded save are merged) into a new file through H5TreeCopy (h5_tree_copy.hpp):
 // the input is read by keras64's own reader, libhdf5 only writes. Every group with its
 // attributes, every dataset that is not in the plan unchanged or, for floats with
 // Options::widen_unplanned, as float64, and, for every planned tensor, a new full-size dataset
@@ -71,10 +71,11 @@ class H5StructureWriter {
     bool widen_unplanned = false;
   };
 
-  /// Creates `temp` (which must not exist) and copies the structure of the plan's
-  /// structure.h5_files, creating every planned dataset. `shown` names the output in messages
-  /// ("out.keras:model.weights.h5"). Error{unsupported} if the input has no HDF5 file,
-  /// Error{mismatch} if a planned tensor has no dataset there or another shape.
+  /// Creates `temp` (which must not exist) and copies the tree of the plan's
+  /// structure.native_files() (the one call that makes them), creating every planned dataset.
+  /// `shown` names the output in messages ("out.keras:model.weights.h5"). Error{unsupported} if
+  /// the input has no HDF5 file, Error{mismatch} if a planned tensor has no dataset there or
+  /// another shape.
   H5StructureWriter(const std::filesystem::path& temp, std::string shown, const Plan& plan,
                     const Options& options);
   ~H5StructureWriter();

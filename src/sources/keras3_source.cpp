@@ -33,11 +33,11 @@ class Keras3Source final : public Source {
     if (archive_) {
       // A stored model.weights.h5 is given as its byte range of the archive (read in place); a
       // deflated one was extracted at open.
-      s.h5_files = {archive_->weights_file()};
+      s.h5_files = [file = archive_->weights_file()] { return std::vector<NativeFile>{file}; };
       s.archive = archive_->label();
       s.archive_members = archive_->member_names();
     } else {
-      s.h5_files = native_;
+      s.h5_files = [files = native_] { return files; };
     }
     return s;
   }

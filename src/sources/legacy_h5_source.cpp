@@ -45,7 +45,9 @@ class LegacyH5Source final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   SourceStructure structure() const override {
     SourceStructure s;
-    s.h5_files = {{label_, label_, fs::path(label_).filename().string()}};
+    s.h5_files = [file = NativeFile{label_, label_, fs::path(label_).filename().string()}] {
+      return std::vector<NativeFile>{file};
+    };
     s.config = config_text_;
     return s;
   }

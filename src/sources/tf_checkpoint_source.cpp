@@ -325,19 +325,14 @@ class TfCheckpointSource final : public Source {
   }
 
   // The bundle for --to tf-checkpoint. A tf-keras SavedModel also gives the structure of a
-  // legacy .h5 (--to legacy-h5, issue #15.3): an HDF5 skeleton written on demand from its Keras
-  // metadata (keras_metadata.pb; before TF 2.5, saved_model.pb's SavedUserObject.metadata:
-  // tf_keras_skeleton.hpp).
+  // legacy .h5 (--to legacy-h5, issue #15.3): an HDF5 skeleton written from its Keras metadata
+  // (keras_metadata.pb; before TF 2.5, saved_model.pb's SavedUserObject.metadata:
+  // tf_keras_skeleton.hpp) when the legacy-h5 sink asks for it, never for other outputs.
   SourceStructure structure() const override {
     SourceStructure s;
     s.tf_bundle = prefix_;
     if (!keras_) return s;
-    if (!skeleton_) {
-      auto t = std::make_unique<TempFile>("skeleton");
-      tf::write_legacy_skeleton(t->path(), *keras_, skeleton_weights_);
-      skeleton_ = std::move(t);
-    }
-    s.h5_files = {{skeleton_->path(), info_.file + ":" + keras_->file, keras_->file}};
+    s.h5_files = [this] { return skeleton(); };
     s.config = keras_->model_config;
     return s;
   }
@@ -432,6 +427,16 @@ class TfCheckpointSource final : public Source {
       first += r.length;
       count -= r.length;
     }
+  }
+
+  // The skeleton's file, written on the first call (single-threaded: sinks call it from begin()).
+  std::vector<NativeFile> skeleton() const {
+    if (!skeleton_) {
+      auto t = std::make_unique<TempFile>("skeleton");
+      tf::write_legacy_skeleton(t->path(), *keras_, skeleton_weights_);
+      skeleton_ = std::move(t);
+    }
+    return {{skeleton_->path(), info_.file + ":" + keras_->file, keras_->file}};
   }
 
   tf::Bundle bundle_;

@@ -61,7 +61,7 @@ class TfKerasZipSource final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   SourceStructure structure() const override {
     SourceStructure s;
-    s.h5_files = {archive_->weights_file()};
+    s.h5_files = [file = archive_->weights_file()] { return std::vector<NativeFile>{file}; };
     s.config = config_text_;
     s.archive = archive_->label();
     s.archive_members = archive_->member_names();

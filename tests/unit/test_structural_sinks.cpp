@@ -3,7 +3,11 @@
 // in PlannedTensor::dtype, bfloat16 with Keras's dtype attribute, unplanned datasets unchanged.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "detail/h5.hpp"
@@ -122,18 +126,19 @@ TEST(StructuralSinks, StructureComesFromThePlan) {
   keras64::Plan plan = keras64::make_plan(*src, keras64::CastMode::floats);
   EXPECT_EQ(plan.source.kind, keras64::SourceKind::keras3);
   const keras64::SourceStructure& s = plan.structure;
-  ASSERT_EQ(s.h5_files.size(), 1u);
-  EXPECT_EQ(s.h5_files[0].path, archive);
-  EXPECT_EQ(s.h5_files[0].label, archive.string() + ":model.weights.h5");
-  EXPECT_GT(s.h5_files[0].offset, 0u);
-  EXPECT_GT(s.h5_files[0].size, 0u);
+  const std::vector<keras64::NativeFile> files = s.native_files();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].path, archive);
+  EXPECT_EQ(files[0].label, archive.string() + ":model.weights.h5");
+  EXPECT_GT(files[0].offset, 0u);
+  EXPECT_GT(files[0].size, 0u);
   EXPECT_EQ(s.config.rfind("{\"module\": \"keras\"", 0), 0u) << s.config.substr(0, 40);
   EXPECT_EQ(s.archive, archive);
   EXPECT_EQ(s.archive_members,
             (std::vector<std::string>{"metadata.json", "config.json", "model.weights.h5"}));
   EXPECT_TRUE(s.tf_bundle.empty());
 
-  plan.structure.h5_files.clear();
+  plan.structure.h5_files = nullptr;
   auto sink = keras64::open_sink("weights.h5", dir.path() / "o.weights.h5");
   try {
     sink->begin(plan);
@@ -147,6 +152,64 @@ TEST(StructuralSinks, StructureComesFromThePlan) {
   }
   sink.reset();
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+namespace {
+
+// $TMPDIR pointed at a fresh directory for a test's life (TempFile creates its files there).
+class TempDirectoryIs {
+ public:
+  explicit TempDirectoryIs(const std::filesystem::path& dir) {
+    if (const char* old = std::getenv("TMPDIR")) old_ = old;
+    ::setenv("TMPDIR", dir.c_str(), 1);
+  }
+  ~TempDirectoryIs() {
+    if (old_)
+      ::setenv("TMPDIR", old_->c_str(), 1);
+    else
+      ::unsetenv("TMPDIR");
+  }
+  TempDirectoryIs(const TempDirectoryIs&) = delete;
+  TempDirectoryIs& operator=(const TempDirectoryIs&) = delete;
+
+ private:
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+// A tf-keras SavedModel's structure is an HDF5 skeleton the source writes to a temporary file;
+// it is written only when a sink copies the tree (legacy-h5), never for a plan that goes to an
+// output without structure (npy here; Python's load() plans the same way): through a whole
+// conversion to npy the temporary directory stays empty, and asking the plan for its HDF5 files
+// is what writes the skeleton there.
+TEST(StructuralSinks, SavedModelSkeletonOnlyForOutputsThatCopyIt) {
+  keras64::test::ScratchDir dir;
+  const auto tmp = dir.path() / "tmp";
+  std::filesystem::create_directory(tmp);
+  const TempDirectoryIs env(tmp);
+  const auto saved = std::filesystem::path(KERAS64_TEST_DATA) / "interop" / "tfkeras" /
+                     "sequential" / "savedmodel";
+  auto src = keras64::open_source(saved);
+  ASSERT_EQ(src->info().kind, keras64::SourceKind::tf_savedmodel);
+  auto npy = keras64::open_sink("npy", dir.path() / "out");
+  keras64::convert(*src, *npy);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "out" / "manifest.json"));
+  EXPECT_TRUE(std::filesystem::is_empty(tmp));
+
+  const keras64::Plan plan = keras64::make_plan(*src, keras64::CastMode::floats);
+  EXPECT_TRUE(std::filesystem::is_empty(tmp));
+  EXPECT_EQ(plan.structure.tf_bundle, saved / "variables" / "variables");
+  EXPECT_NE(plan.structure.config.find("\"class_name\""), std::string::npos);
+  const std::vector<keras64::NativeFile> files = plan.structure.native_files();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].path.parent_path(), tmp);
+  EXPECT_EQ(files[0].path.filename().string().rfind("keras64-skeleton-", 0), 0u) << files[0].path;
+  EXPECT_EQ(files[0].label, saved.string() + ":keras_metadata.pb");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp), {}), 1);
+  // Written once: a second call hands over the same file.
+  EXPECT_EQ(plan.structure.native_files()[0].path, files[0].path);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp), {}), 1);
 }
 
 // Every kind's stable name reads back as that kind; other strings are no kind.
