@@ -44,11 +44,9 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
   h5::silence();
   const std::vector<NativeFile> inputs = plan.structure.native_files();
   if (inputs.empty())
-    throw Error(Errc::unsupported, shown_ +
-                                       ": this output copies the structure of an HDF5 input, "
-                                       "and " +
-                                       plan.source.file + " (" +
-                                       std::string(kind_name(plan.source.kind)) + ") has none");
+    throw Error(Errc::unsupported, {shown_},
+                "this output copies the structure of an HDF5 input, and " + plan.source.file +
+                    " (" + std::string(kind_name(plan.source.kind)) + ") has none");
   for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
     std::string path = plan.tensors[i].source.dataset;
     if (path.empty())
