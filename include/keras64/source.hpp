@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "keras64/error.hpp"
 #include "keras64/tensor.hpp"
 
 namespace keras64 {
@@ -63,6 +64,9 @@ struct SourceInfo {
   /// then says why, and front ends must show it.
   bool order_exact = false;
   std::string note;
+  /// What would make the order exact, for front ends to word: Hint::model when the model's
+  /// architecture (OpenOptions::model) would give get_weights() order. The note names no option.
+  Hint order_hint = Hint::none;
   /// Entries of the input that tensors() leaves out, in file order (empty for most formats).
   std::vector<SkippedEntry> skipped;
 };

@@ -72,10 +72,11 @@ class SourceInfo:
     """What an input was: ``kind`` is one of "keras3", "keras3-weights", "keras3-sharded",
     "tfkeras", "legacy-h5", "legacy-weights-h5", "tf-checkpoint", "tf-savedmodel", the forms
     keras64 writes ("npy-dir", "npz", "memmap-dir", "safetensors"), or "python" for arrays
-    handed to :func:`save` (the names of the C++ ``keras64::SourceKind``). ``order_exact`` is False when tensors are in
-    file order rather than ``get_weights()`` order; ``note`` then says why. ``skipped`` lists
-    the entries never converted, as (key, why) pairs (TensorFlow checkpoints: strings, metric
-    state, optimizer state without ``include_optimizer``)."""
+    handed to :func:`save` (the names of the C++ ``keras64::SourceKind``). ``order_exact`` is
+    False when tensors are in file order rather than ``get_weights()`` order; ``note`` then says
+    why (ending in "pass model=ARCH.keras ..." when the architecture would give that order).
+    ``skipped`` lists the entries never converted, as (key, why) pairs (TensorFlow checkpoints:
+    strings, metric state, optimizer state without ``include_optimizer``)."""
 
     file: str
     kind: str

@@ -196,7 +196,9 @@ py::dict source_dict(const keras64::SourceInfo& s) {
   d["keras_version"] = s.keras_version;
   d["model_name"] = s.model_name;
   d["order_exact"] = s.order_exact;
-  d["note"] = s.note;
+  d["note"] = s.order_hint == keras64::Hint::model
+                  ? s.note + " - pass model=ARCH.keras for get_weights() order"
+                  : s.note;
   py::list skipped;
   for (const auto& k : s.skipped) skipped.append(py::make_tuple(k.key, k.why));
   d["skipped"] = py::tuple(skipped);

@@ -232,8 +232,8 @@ Layout keras3_layout(const nlohmann::json* config, const WeightsTree& tree,
     w.layers(layers_of(*config), "layers", class_of(config) == "Sequential", "");
   } else {
     w.inexact(config ? "the model is not a Sequential or Functional model; save order used"
-                     : "no architecture (config.json) available; save order used - pass --model "
-                       "ARCH.keras for get_weights() order");
+                     : "no architecture (config.json) available; save order used");
+    if (!config) out.hint = Hint::model;
     auto top = tree.subgroups("layers");
     std::sort(top.begin(), top.end(), save_order_less);
     for (const auto& g : top) w.object(nullptr, "layers/" + g, g);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "keras64/error.hpp"
 #include "keras64/tensor.hpp"
 #include "sources/weights_tree.hpp"
 
@@ -32,7 +33,8 @@ struct LayoutEntry {
 struct Layout {
   std::vector<LayoutEntry> entries;
   bool exact = true;
-  std::string note;  ///< why the order is not exact ("" when exact)
+  std::string note;        ///< why the order is not exact ("" when exact)
+  Hint hint = Hint::none;  ///< Hint::model when the architecture would make it exact
 };
 
 /// Walks `tree` guided by `config` (the parsed config.json; null for none). Optimizer variables

@@ -68,6 +68,7 @@ class Keras3Source final : public Source {
     }
     info_.order_exact = layout.exact;
     info_.note = layout.note;
+    info_.order_hint = layout.hint;
     for (const auto& e : layout.entries) {
       const DatasetRef* ref = tree_.dataset(e.path);
       if (reference && e.role == Role::model) {

@@ -216,6 +216,7 @@ class LegacyH5Source final : public Source {
     if (!order.exact && info_.order_exact) {
       info_.order_exact = false;
       info_.note = order.note;
+      info_.order_hint = order.hint;
     }
     for (std::size_t k : order.order) {
       TensorInfo t;

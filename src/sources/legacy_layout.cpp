@@ -283,7 +283,8 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name,
     out.note = "layer '" + layer_name +
                "' holds variables of sublayers, and only the architecture says whether it is a "
                "nested model (weights layer by layer) or a layer (file order, as Keras 2 lists "
-               "them); file order used - pass --model ARCH.keras for get_weights() order";
+               "them); file order used";
+    out.hint = Hint::model;
     return out;
   };
   std::optional<SplitOrders> decided;
@@ -306,8 +307,8 @@ LegacyLayerOrder legacy_layer_order(const std::string& layer_name,
     out.note =
         "layer '" + layer_name + "'" + (cls.empty() ? "" : " (class " + cls + ")") +
         " holds variables of several sublayers and the file does not say which are trainable; "
-        "file order used" +
-        (config ? "" : " - pass --model ARCH.keras for get_weights() order");
+        "file order used";
+    if (!config) out.hint = Hint::model;
     return out;
   }
   if (!decided) {

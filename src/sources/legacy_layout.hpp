@@ -31,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "keras64/error.hpp"
+
 namespace keras64::detail {
 
 /// "dense/kernel:0" -> "dense/kernel": drops the TensorFlow ":<n>" output suffix, if any.
@@ -40,7 +42,8 @@ struct LegacyLayerOrder {
   std::vector<std::size_t>
       order;  ///< positions in the layer's weight_names, in get_weights() order
   bool exact = true;
-  std::string note;  ///< why not exact ("" when exact)
+  std::string note;        ///< why not exact ("" when exact)
+  Hint hint = Hint::none;  ///< Hint::model when the architecture would make it exact
 };
 
 /// Orders one layer's variables. `layer_name` is the layer's Keras name (its group name in the

@@ -109,7 +109,8 @@ TEST_P(LegacyGolden, WeightsOnlyH5Alone) {
   EXPECT_EQ(keras64::kind_name(src->info().kind), "legacy-weights-h5");
   EXPECT_TRUE(src->structure().config.empty());
   if (!src->info().order_exact) {
-    EXPECT_NE(src->info().note.find("--model"), std::string::npos);
+    EXPECT_EQ(src->info().order_hint, keras64::Hint::model);
+    EXPECT_EQ(src->info().note.find("--"), std::string::npos) << src->info().note;
   }
   expect_matches(*src, m, "legacy_weights_h5", false);
 }

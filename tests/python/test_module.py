@@ -369,6 +369,10 @@ def test_errors_name_python_parameters_not_cli_flags(tmp_path):
                             "give the model they belong to (pass model=ARCH.keras)")
     assert "--" not in str(e.value) and e.value.file == str(d)
     assert cli_message("inspect", d).endswith("give the model they belong to (pass --model ARCH.keras)")
+    # The same for notes: a bare weights file's order needs the architecture.
+    note = keras64.inspect(GOLDEN / "mlp" / "model.weights.h5").source.note
+    assert note.endswith("save order used - pass model=ARCH.keras for get_weights() order"), note
+    assert "--" not in note
 
 
 def test_bad_arguments_are_value_errors(tmp_path):

@@ -203,7 +203,8 @@ TEST_F(LegacyQuirks, NestedModelsWithoutConfigSayOrderUnknown) {
   EXPECT_EQ(s->info().note,
             "layer 'block' holds variables of several sublayers and the file does not say which "
             "are trainable; "
-            "file order used - pass --model ARCH.keras for get_weights() order");
+            "file order used");
+  EXPECT_EQ(s->info().order_hint, keras64::Hint::model);
   EXPECT_EQ(s->tensors().size(), 15u);
   EXPECT_EQ(s->tensors()[4].keras_path, "block/d2/kernel");  // file order
 }
@@ -229,7 +230,8 @@ TEST_F(LegacyQuirks, Keras2SublayersWithoutConfigSayOrderUnknown) {
   EXPECT_EQ(s->info().note,
             "layer 'blk' holds variables of sublayers, and only the architecture says whether it "
             "is a nested model (weights layer by layer) or a layer (file order, as Keras 2 lists "
-            "them); file order used - pass --model ARCH.keras for get_weights() order");
+            "them); file order used");
+  EXPECT_EQ(s->info().order_hint, keras64::Hint::model);
   EXPECT_EQ(keras_paths(*s),
             (std::vector<std::string>{"blk/a/kernel", "blk/b/kernel", "blk/a/moving_mean"}));
 }

@@ -33,6 +33,8 @@ Runner add_verify(CLI::App& app, Common& common);  // verify.cpp
 int exit_code(Errc code) noexcept;
 /// The one-line text the tool prints for an error: what() and the hint in the tool's flag names.
 std::string error_text(const Error& e);
+/// SourceInfo::note with its order_hint in the tool's flag names.
+std::string note_text(const SourceInfo& s);
 
 /// Set by SIGINT/SIGTERM; long operations pass it as ConvertOptions::cancel.
 extern std::atomic<bool> g_cancel;

@@ -77,7 +77,7 @@ nlohmann::json source_json(const SourceInfo& s) {
           {"keras_version", s.keras_version},
           {"model_name", s.model_name},
           {"order_exact", s.order_exact},
-          {"note", s.note},
+          {"note", note_text(s)},
           {"skipped", skipped_json(s)}};
 }
 

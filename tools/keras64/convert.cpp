@@ -88,7 +88,7 @@ Runner add_convert(CLI::App& app, Common& common) {
       return 0;
     }
     if (!si.order_exact)
-      std::cerr << "keras64: note: tensors are in file order: " << si.note << "\n";
+      std::cerr << "keras64: note: tensors are in file order: " << note_text(si) << "\n";
     if (!common.quiet) {
       std::size_t widened = 0, kept = 0;
       for (const auto& t : r.tensors) (t.from == t.to && t.to != DType::f64 ? kept : widened)++;

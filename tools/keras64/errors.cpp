@@ -1,5 +1,5 @@
 // How the command-line tool reports a keras64::Error: its exit status and the hint in the tool's
-// own flag names (the library's messages name no flags).
+// own flag names (the library's messages and notes name no flags).
 #include <string>
 
 #include "cli.hpp"
@@ -24,6 +24,11 @@ int exit_code(Errc code) noexcept {
       return 70;  // EX_SOFTWARE
   }
   return 70;
+}
+
+std::string note_text(const SourceInfo& s) {
+  if (s.order_hint != Hint::model) return s.note;
+  return s.note + " - pass --model ARCH.keras for get_weights() order";
 }
 
 std::string error_text(const Error& e) {

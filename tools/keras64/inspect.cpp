@@ -42,7 +42,8 @@ Runner add_inspect(CLI::App& app, Common& common) {
     if (!si.model_name.empty()) std::cout << ", model '" << si.model_name << "'";
     std::cout << "\n";
     std::cout << "order: "
-              << (si.order_exact ? "model.get_weights()" : "file order (" + si.note + ")") << "\n";
+              << (si.order_exact ? "model.get_weights()" : "file order (" + note_text(si) + ")")
+              << "\n";
     std::size_t w = 4;
     for (const auto& t : ts) w = std::max(w, t.name.size());
     std::printf("%5s  %-*s  %-9s  %-16s  %10s  %s\n", "#", static_cast<int>(w), "name", "dtype",
