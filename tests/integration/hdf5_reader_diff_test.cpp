@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "detail/h5.hpp"
-#include "h5_member.hpp"
 #include "detail/hdf5/reader.hpp"
 #include "detail/zip_reader.hpp"
+#include "h5_member.hpp"
 #include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
