@@ -52,6 +52,11 @@ enum class SourceKind : std::uint8_t {
 std::string_view kind_name(SourceKind kind) noexcept;
 /// The kind whose kind_name() is `name`, or nullopt.
 std::optional<SourceKind> source_kind(std::string_view name) noexcept;
+/// Whether `kind` holds its weights in Keras 3's layout (a `.weights.h5` tree of
+/// `layers/<name>/vars/<i>`, alone, sharded or inside a `.keras` archive): keras3,
+/// keras3_weights, keras3_sharded, and tfkeras (tf.keras 2.13+ writes the same `.keras` format).
+/// The weights.h5 and keras outputs need such an input.
+bool keras3_layout(SourceKind kind) noexcept;
 
 /// What a source was opened from.
 struct SourceInfo {

@@ -139,9 +139,7 @@ LoadReport load_into(const fs::path& weights_path, const fs::path& model_path, c
   const Matching m = match_tensors(wt, mt);
   const std::string wf = weights->info().file, mf = mi.file;
   const SourceInfo& wi = weights->info();
-  if (!m.by_name && !wi.order_exact &&
-      (wi.kind == SourceKind::keras3 || wi.kind == SourceKind::keras3_weights ||
-       wi.kind == SourceKind::keras3_sharded))
+  if (!m.by_name && !wi.order_exact && keras3_layout(wi.kind))
     throw Error(Errc::mismatch, {wf},
                 "tensors are in file order (" + wi.note +
                     "), which cannot be matched by position to " + mf + ": give the architecture",

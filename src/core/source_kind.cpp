@@ -39,4 +39,9 @@ std::optional<SourceKind> source_kind(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+bool keras3_layout(SourceKind kind) noexcept {
+  return kind == SourceKind::keras3 || kind == SourceKind::keras3_weights ||
+         kind == SourceKind::keras3_sharded || kind == SourceKind::tfkeras;
+}
+
 }  // namespace keras64

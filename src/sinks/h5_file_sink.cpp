@@ -14,7 +14,7 @@
 #include "detail/policy_rewrite.hpp"
 #include "keras64/error.hpp"
 #include "sinks/h5_structure.hpp"
-#include "sinks/ordered_sink.hpp"
+#include "sinks/h5_writer_sink.hpp"
 #include "sinks/sinks.hpp"
 
 namespace keras64::detail {
@@ -35,17 +35,31 @@ H5StructureWriter::Options hdf5_writer_options(const SinkOptions& options,
   return o;
 }
 
+namespace {
+
+[[noreturn]] void reject_source_kind(const Plan& plan, std::string_view format,
+                                     std::string_view instead) {
+  throw Error(Errc::unsupported, {plan.source.file},
+              "the " + std::string(format) + " format needs " + std::string(instead) + ", not a " +
+                  std::string(kind_name(plan.source.kind)) + " input");
+}
+
+}  // namespace
+
+void require_source_kind(const Plan& plan, bool (*accepts)(SourceKind) noexcept,
+                         std::string_view format, std::string_view instead) {
+  if (!accepts(plan.source.kind)) reject_source_kind(plan, format, instead);
+}
+
 void require_source_kind(const Plan& plan, std::initializer_list<SourceKind> kinds,
                          std::string_view format, std::string_view instead) {
   if (std::find(kinds.begin(), kinds.end(), plan.source.kind) == kinds.end())
-    throw Error(Errc::unsupported, {plan.source.file},
-                "the " + std::string(format) + " format needs " + std::string(instead) +
-                    ", not a " + std::string(kind_name(plan.source.kind)) + " input");
+    reject_source_kind(plan, format, instead);
 }
 
 namespace {
 
-class H5FileSink final : public OrderedSink {
+class H5FileSink final : public H5WriterSink {
  public:
   enum class Flavor { keras3, legacy };
 
@@ -71,10 +85,7 @@ class H5FileSink final : public OrderedSink {
   void on_begin() override {
     const SourceKind kind = plan().source.kind;
     if (flavor_ == Flavor::keras3)
-      require_source_kind(plan(),
-                          {SourceKind::keras3, SourceKind::keras3_weights,
-                           SourceKind::keras3_sharded, SourceKind::tfkeras},
-                          "weights.h5",
+      require_source_kind(plan(), keras3_layout, "weights.h5",
                           "a Keras 3 input (.keras, .weights.h5, sharded .weights.json) or a "
                           "tf.keras .keras; legacy-h5 is the format for a legacy .h5");
     else
@@ -105,15 +116,7 @@ class H5FileSink final : public OrderedSink {
     }
   }
 
-  void on_open(std::size_t index) override { writer_->open(index); }
-  void on_append(const void* data, std::size_t n) override {
-    writer_->append(data, n);
-    bytes_ += n;
-  }
-  void on_close(std::size_t index) override {
-    writer_->close_tensor();
-    writer_->record_crc32c(index, crc32c(index));
-  }
+  H5StructureWriter& writer() override { return *writer_; }
 
   void on_commit() override {
     writer_->close();

@@ -27,7 +27,7 @@
 #include "detail/zip_writer.hpp"
 #include "keras64/error.hpp"
 #include "sinks/h5_structure.hpp"
-#include "sinks/ordered_sink.hpp"
+#include "sinks/h5_writer_sink.hpp"
 #include "sinks/sinks.hpp"
 
 namespace keras64::detail {
@@ -54,7 +54,7 @@ std::string metadata_json(const std::string& keras_version) {
   return m.dump();
 }
 
-class KerasSink final : public OrderedSink {
+class KerasSink final : public H5WriterSink {
  public:
   KerasSink(std::filesystem::path target, const SinkOptions& options)
       : target_(std::move(target)), options_(options) {
@@ -69,10 +69,7 @@ class KerasSink final : public OrderedSink {
 
  private:
   void on_begin() override {
-    require_source_kind(plan(),
-                        {SourceKind::keras3, SourceKind::keras3_weights, SourceKind::keras3_sharded,
-                         SourceKind::tfkeras},
-                        "keras",
+    require_source_kind(plan(), keras3_layout, "keras",
                         "a Keras 3 input (.keras, or .weights.h5 / sharded weights with the model) "
                         "or a tf.keras .keras");
     const std::string& config_text = plan().structure.config;
@@ -105,15 +102,7 @@ class KerasSink final : public OrderedSink {
     writer_->embed(zip_->writer(), base, out_.path());
   }
 
-  void on_open(std::size_t index) override { writer_->open(index); }
-  void on_append(const void* data, std::size_t n) override {
-    writer_->append(data, n);
-    bytes_ += n;
-  }
-  void on_close(std::size_t index) override {
-    writer_->close_tensor();
-    writer_->record_crc32c(index, crc32c(index));
-  }
+  H5StructureWriter& writer() override { return *writer_; }
 
   void on_commit() override {
     writer_->close();

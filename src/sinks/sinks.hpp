@@ -51,5 +51,8 @@ std::unique_ptr<Sink> make_tf_checkpoint_sink(const std::filesystem::path&, cons
 /// `format` needs (h5_file_sink.cpp).
 void require_source_kind(const Plan& plan, std::initializer_list<SourceKind> kinds,
                          std::string_view format, std::string_view instead);
+/// The same for the kinds `accepts` (keras3_layout) returns true for.
+void require_source_kind(const Plan& plan, bool (*accepts)(SourceKind) noexcept,
+                         std::string_view format, std::string_view instead);
 
 }  // namespace keras64::detail
