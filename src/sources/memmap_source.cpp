@@ -5,7 +5,6 @@
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
 #include "sources/numpy_files.hpp"
-#include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 
 namespace fs = std::filesystem;
@@ -13,28 +12,17 @@ namespace fs = std::filesystem;
 namespace keras64::detail {
 namespace {
 
-class MemmapSource final : public Source {
+class MemmapSource final : public PerFileSource {
  public:
-  MemmapSource(const fs::path& dir, const OpenOptions& opts) {
-    info_.file = dir.string();
-    info_.kind = SourceKind::memmap_dir;
-    if (fs::exists(dir / "manifest.json")) {
-      ManifestData m = read_manifest(dir);
-      if (m.format != "memmap")
-        throw Error(Errc::corrupt, {(dir / "manifest.json").string()},
-                    "output format is '" + m.format + "', not 'memmap'");
-      info_.keras_version = m.source.keras_version;
-      info_.order_exact = m.source.order_exact;
-      info_.note = m.source.note;
-      for (auto& e : m.tensors) {
+  MemmapSource(const fs::path& dir, const OpenOptions& opts)
+      : PerFileSource(dir, SourceKind::memmap_dir) {
+    if (auto m = read_own_manifest("memmap")) {
+      for (auto& e : m->tensors) {
         check_size(e.tensor.file, e.offset + e.nbytes);
-        tensors_.push_back(e.tensor);
-        reader_.add(e.offset);
+        add(e.tensor, e.offset);
       }
-      checksums_ = manifest_checksums(m, dir);
       return;
     }
-    info_.note = kClassicOrderNote;
     const std::vector<fs::path> files = numbered_files(dir, ".dat");
     std::vector<TensorInfo> expected = opts.expected;
     if (expected.empty() && !opts.model.empty()) {
@@ -70,20 +58,8 @@ class MemmapSource final : public Source {
                         " bytes) or " + std::string(keras64::info(expected[i].dtype).name) + " (" +
                         std::to_string(n * keras64::info(expected[i].dtype).size) + " bytes)");
       }
-      tensors_.push_back(std::move(t));
-      reader_.add(0);
+      add(std::move(t), 0);
     }
-  }
-
-  const SourceInfo& info() const override { return info_; }
-  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  std::vector<std::vector<TensorChecksum>> tensor_checksums() const override { return checksums_; }
-
-  std::optional<FileExtent> extent(std::size_t index) const override {
-    return reader_.extent(tensors_.at(index), index);
-  }
-  void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    reader_.read(checked_read(tensors_, index, first, count), index, first, count, dst);
   }
 
  private:
@@ -94,11 +70,6 @@ class MemmapSource final : public Source {
                   "truncated: " + std::to_string(size) + " bytes, manifest.json says " +
                       std::to_string(need));
   }
-
-  SourceInfo info_;
-  std::vector<TensorInfo> tensors_;
-  std::vector<std::vector<TensorChecksum>> checksums_;
-  PerFileReader reader_;
 };
 
 }  // namespace

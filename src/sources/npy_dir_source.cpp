@@ -8,7 +8,6 @@
 #include "detail/npy_format.hpp"
 #include "keras64/error.hpp"
 #include "sources/numpy_files.hpp"
-#include "sources/source_util.hpp"
 #include "sources/sources.hpp"
 
 namespace fs = std::filesystem;
@@ -16,46 +15,24 @@ namespace fs = std::filesystem;
 namespace keras64::detail {
 namespace {
 
-class NpyDirSource final : public Source {
+class NpyDirSource final : public PerFileSource {
  public:
-  explicit NpyDirSource(const fs::path& dir) {
-    info_.file = dir.string();
-    info_.kind = SourceKind::npy_dir;
-    if (fs::exists(dir / "manifest.json")) {
-      ManifestData m = read_manifest(dir);
-      if (m.format != "npy")
-        throw Error(Errc::corrupt, {(dir / "manifest.json").string()},
-                    "output format is '" + m.format + "', not 'npy'");
-      info_.keras_version = m.source.keras_version;
-      info_.order_exact = m.source.order_exact;
-      info_.note = m.source.note;
-      for (auto& e : m.tensors) add(e.tensor, &e);
-      checksums_ = manifest_checksums(m, dir);
-    } else {
-      info_.note = kClassicOrderNote;
-      for (const auto& p : numbered_files(dir, ".npy")) {
-        TensorInfo t;
-        t.name = p.stem().string();
-        t.file = p.string();
-        add(t, nullptr);
-      }
+  explicit NpyDirSource(const fs::path& dir) : PerFileSource(dir, SourceKind::npy_dir) {
+    if (auto m = read_own_manifest("npy")) {
+      for (auto& e : m->tensors) add_file(e.tensor, &e);
+      return;
     }
-  }
-
-  const SourceInfo& info() const override { return info_; }
-  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  std::vector<std::vector<TensorChecksum>> tensor_checksums() const override { return checksums_; }
-
-  std::optional<FileExtent> extent(std::size_t index) const override {
-    return reader_.extent(tensors_.at(index), index);
-  }
-  void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override {
-    reader_.read(checked_read(tensors_, index, first, count), index, first, count, dst);
+    for (const auto& p : numbered_files(dir, ".npy")) {
+      TensorInfo t;
+      t.name = p.stem().string();
+      t.file = p.string();
+      add_file(t, nullptr);
+    }
   }
 
  private:
   // Reads the header of one file and checks it against the manifest entry, when there is one.
-  void add(TensorInfo t, const ManifestEntry* entry) {
+  void add_file(TensorInfo t, const ManifestEntry* entry) {
     File f = File::open_read(t.file);
     const NpyHeader h = read_npy_header(f);
     require_c_order(h.fortran_order, {t.file});
@@ -78,14 +55,8 @@ class NpyDirSource final : public Source {
       t.dtype = h.dtype;
       t.shape = h.shape;
     }
-    tensors_.push_back(std::move(t));
-    reader_.add(h.data_offset, h.big_endian);
+    add(std::move(t), h.data_offset, h.big_endian);
   }
-
-  SourceInfo info_;
-  std::vector<TensorInfo> tensors_;
-  std::vector<std::vector<TensorChecksum>> checksums_;
-  PerFileReader reader_;
 };
 
 }  // namespace

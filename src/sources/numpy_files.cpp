@@ -7,6 +7,7 @@
 #include "detail/crc32c.hpp"
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
+#include "sources/source_util.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -138,6 +139,50 @@ void require_c_order(bool fortran_order, const ErrorContext& where) {
   if (fortran_order)
     throw Error(Errc::unsupported, where,
                 "Fortran-order arrays are not supported (save np.ascontiguousarray(w))");
+}
+
+PerFileSource::PerFileSource(const fs::path& dir, SourceKind kind) : dir_(dir) {
+  info_.file = dir.string();
+  info_.kind = kind;
+}
+
+std::optional<ManifestData> PerFileSource::read_own_manifest(const std::string& format) {
+  if (!fs::exists(dir_ / "manifest.json")) {
+    info_.note = kClassicOrderNote;
+    return std::nullopt;
+  }
+  ManifestData m = read_manifest(dir_);
+  if (m.format != format)
+    throw Error(Errc::corrupt, {(dir_ / "manifest.json").string()},
+                "output format is '" + m.format + "', not '" + format + "'");
+  info_.keras_version = m.source.keras_version;
+  info_.order_exact = m.source.order_exact;
+  info_.note = m.source.note;
+  checksums_ = manifest_checksums(m, dir_);
+  return m;
+}
+
+void PerFileSource::add(TensorInfo t, std::uint64_t offset, bool big_endian) {
+  tensors_.push_back(std::move(t));
+  offsets_.push_back(offset);
+  swap_.push_back(big_endian);
+}
+
+std::optional<FileExtent> PerFileSource::extent(std::size_t index) const {
+  const TensorInfo& t = tensors_.at(index);
+  if (swap_[index]) return std::nullopt;
+  return FileExtent{t.file, offsets_[index], t.nbytes()};
+}
+
+void PerFileSource::read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) {
+  const TensorInfo& t = checked_read(tensors_, index, first, count);
+  if (open_index_ != index) {
+    file_ = File::open_read(t.file);
+    open_index_ = index;
+  }
+  const std::size_t size = keras64::info(t.dtype).size;
+  file_.pread_all(dst, static_cast<std::size_t>(count * size), offsets_[index] + first * size);
+  if (swap_[index]) byteswap(dst, static_cast<std::size_t>(count), size);
 }
 
 }  // namespace keras64::detail

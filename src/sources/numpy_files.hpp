@@ -63,32 +63,33 @@ void byteswap(void* data, std::size_t count, std::size_t size) noexcept;
 /// does not stream); `where` prefixes the message.
 void require_c_order(bool fortran_order, const ErrorContext& where);
 
-/// Reads tensors that each live in a file of their own at a byte offset (npy and memmap
-/// directories). The last file stays open, since converters read tensor by tensor; big-endian
-/// data is swapped to little-endian.
-class PerFileReader {
+/// A Source whose tensors each live in a file of their own at a byte offset (the npy and memmap
+/// directories): it answers everything a Source is asked; the derived constructor only finds the
+/// files, with read_own_manifest() and add(). The last file read stays open, since converters
+/// read tensor by tensor; big-endian data is swapped to little-endian.
+class PerFileSource : public Source {
  public:
-  void add(std::uint64_t offset, bool big_endian = false) {
-    offsets_.push_back(offset);
-    swap_.push_back(big_endian);
-  }
-  /// Source::extent() of tensor `index` (`t`): its file from offset on, unless byte-swapped.
-  std::optional<FileExtent> extent(const TensorInfo& t, std::size_t index) const {
-    if (swap_.at(index)) return std::nullopt;
-    return FileExtent{t.file, offsets_[index], t.nbytes()};
-  }
-  void read(const TensorInfo& t, std::size_t index, std::uint64_t first, std::uint64_t count,
-            void* dst) {
-    if (open_index_ != index) {
-      file_ = File::open_read(t.file);
-      open_index_ = index;
-    }
-    const std::size_t size = keras64::info(t.dtype).size;
-    file_.pread_all(dst, static_cast<std::size_t>(count * size), offsets_[index] + first * size);
-    if (swap_[index]) byteswap(dst, static_cast<std::size_t>(count), size);
-  }
+  const SourceInfo& info() const override { return info_; }
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  std::vector<std::vector<TensorChecksum>> tensor_checksums() const override { return checksums_; }
+  /// The tensor's file from its offset on, unless its bytes are swapped on reading.
+  std::optional<FileExtent> extent(std::size_t index) const override;
+  void read(std::size_t index, std::uint64_t first, std::uint64_t count, void* dst) override;
+
+ protected:
+  PerFileSource(const std::filesystem::path& dir, SourceKind kind);
+  /// The directory's manifest.json, read with read_manifest() and checked to be of output format
+  /// `format` (Error{corrupt} otherwise); its recorded source fields and checksums are taken
+  /// over. nullopt when there is no manifest.json: classic numpy files, and the note says so.
+  std::optional<ManifestData> read_own_manifest(const std::string& format);
+  /// Appends tensor `t`, whose data is in t.file from byte `offset`.
+  void add(TensorInfo t, std::uint64_t offset, bool big_endian = false);
 
  private:
+  std::filesystem::path dir_;
+  SourceInfo info_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<std::vector<TensorChecksum>> checksums_;
   std::vector<std::uint64_t> offsets_;
   std::vector<bool> swap_;
   File file_;
