@@ -10,6 +10,7 @@
 
 #include "detail/buffered_writer.hpp"
 #include "detail/file.hpp"
+#include "expect_error.hpp"
 #include "keras64/error.hpp"
 #include "scratch_dir.hpp"
 
@@ -17,6 +18,7 @@ using keras64::Errc;
 using keras64::Error;
 using keras64::detail::BufferedWriter;
 using keras64::detail::File;
+using keras64::test::expect_error;
 using keras64::test::ScratchDir;
 
 namespace {
@@ -101,14 +103,12 @@ TEST(BufferedWriter, FailedWriteNamesTheFile) {
   BufferedWriter w(f, 0, 4096, 65536);
   const std::string data = random_bytes(100000);
   keras64::test::FileSizeLimit limit(10000);
-  try {
-    w.write(data.data(), data.size());  // bigger than the buffer: written at once, cut short
-    w.finish();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io);
-    EXPECT_EQ(std::string(e.what()), path.string() + ": write failed: File too large");
-  }
+  expect_error(
+      [&] {
+        w.write(data.data(), data.size());  // bigger than the buffer: written at once, cut short
+        w.finish();
+      },
+      Errc::io, path.string() + ": write failed: File too large");
 }
 
 TEST(BufferedWriter, BufferedBytesFailAtFlush) {
@@ -119,13 +119,7 @@ TEST(BufferedWriter, BufferedBytesFailAtFlush) {
   const std::string data = random_bytes(20000);
   keras64::test::FileSizeLimit limit(4096);
   w.write(data.data(), data.size());  // only buffered so far
-  try {
-    w.finish();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io);
-    EXPECT_EQ(std::string(e.what()), path.string() + ": write failed: File too large");
-  }
+  expect_error([&] { w.finish(); }, Errc::io, path.string() + ": write failed: File too large");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "detail/file.hpp"
 #include "detail/npy_format.hpp"
 #include "detail/zip_writer.hpp"
+#include "expect_error.hpp"
 #include "keras64/error.hpp"
 #include "scratch_dir.hpp"
 
@@ -22,6 +23,7 @@ using keras64::Error;
 using keras64::detail::File;
 using keras64::detail::make_deflater;
 using keras64::detail::ZipWriter;
+using keras64::test::error_of;
 using keras64::test::ScratchDir;
 
 namespace {
@@ -126,12 +128,8 @@ TEST(ParallelDeflate, DefaultIsCloseToZlibDefault) {
 }
 
 TEST(ParallelDeflate, BadLevelIsInvalidArgument) {
-  try {
-    make_deflater(10, 0, [](const void*, std::size_t) {});
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::invalid_argument);
-  }
+  EXPECT_EQ(error_of([] { make_deflater(10, 0, [](const void*, std::size_t) {}); }).code(),
+            Errc::invalid_argument);
 }
 
 TEST(ParallelDeflate, OutputErrorPropagates) {
@@ -139,13 +137,11 @@ TEST(ParallelDeflate, OutputErrorPropagates) {
     throw Error(Errc::io, "out.npz: write failed: No space left on device");
   });
   const std::string data = sample(5 * kMiB);
-  try {
+  const Error e = error_of([&] {
     d->write(data.data(), data.size());
     d->finish();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io);
-  }
+  });
+  EXPECT_EQ(e.code(), Errc::io) << e.what();
 }
 
 // A deflated npz of several multi-block members, read by numpy (zipfile checks every CRC).

@@ -5,11 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "detail/policy_rewrite.hpp"
+#include "expect_error.hpp"
 #include "keras64/error.hpp"
 
 using keras64::Errc;
 using keras64::Error;
 using keras64::detail::rewrite_policies;
+using keras64::test::error_of;
 using ojson = nlohmann::ordered_json;
 
 namespace {
@@ -117,16 +119,12 @@ TEST(PolicyRewrite, QuantizedRefused) {
              {"class_name", "QuantizedDTypePolicy"},
              {"config", {{"name", "int8_from_float32"}, {"source_name", "float32"}}}};
   ojson c = {{"class_name", "Sequential"}, {"config", {{"layers", {layer("Dense", "d", q)}}}}};
-  try {
-    rewrite_policies(c, "float64", "m.keras:config.json");
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::unsupported);
-    EXPECT_NE(std::string(e.what()).find("m.keras:config.json: /config/layers/0/config/dtype: "
-                                         "dtype policy class 'QuantizedDTypePolicy'"),
-              std::string::npos)
-        << e.what();
-  }
+  const Error e = error_of([&] { rewrite_policies(c, "float64", "m.keras:config.json"); });
+  EXPECT_EQ(e.code(), Errc::unsupported);
+  EXPECT_NE(std::string(e.what()).find("m.keras:config.json: /config/layers/0/config/dtype: "
+                                       "dtype policy class 'QuantizedDTypePolicy'"),
+            std::string::npos)
+      << e.what();
   ojson d = layer("Dense", "d", policy("int8_from_mixed_bfloat16"));
   EXPECT_THROW(rewrite_policies(d, "float64", "t"), Error);
   ojson m = layer("Dense", "d", {{"class_name", "DTypePolicyMap"}, {"config", ojson::object()}});
@@ -142,11 +140,8 @@ TEST(PolicyRewrite, TextKeepsKeyOrderAndIsAscii) {
       out,
       R"({"z":1,"class_name":"Dense","config":{"name":"caf\u00e9","dtype":"float64","a":0.001}})");
   EXPECT_EQ(r.changed, 1u);
-  try {
-    rewrite_policies("{", "float64", "x.h5:/: attribute model_config");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::corrupt);
-    EXPECT_EQ(std::string(e.what()).rfind("x.h5:/: attribute model_config: invalid JSON", 0), 0u);
-  }
+  const Error e =
+      error_of([] { rewrite_policies("{", "float64", "x.h5:/: attribute model_config"); });
+  EXPECT_EQ(e.code(), Errc::corrupt);
+  EXPECT_EQ(std::string(e.what()).rfind("x.h5:/: attribute model_config: invalid JSON", 0), 0u);
 }

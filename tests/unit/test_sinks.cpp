@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "expect_error.hpp"
 #include "fake_source.hpp"
 #include "keras64/convert.hpp"
 #include "keras64/error.hpp"
@@ -27,6 +28,8 @@ using keras64::Error;
 using keras64::Role;
 using keras64::TensorInfo;
 using keras64::test::bytes_of;
+using keras64::test::error_of;
+using keras64::test::expect_error;
 using keras64::test::FakeSource;
 using keras64::test::ScratchDir;
 
@@ -187,17 +190,6 @@ void check_with_numpy(const ScratchDir& dir, const FakeSource& src, const std::s
   EXPECT_EQ(r.status, 0) << format << ": " << r.output;
 }
 
-template <class F>
-void expect_error(F&& f, Errc code, const std::string& message) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected: " << message;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_EQ(std::string(e.what()), message);
-  }
-}
-
 class SinkFormat : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
@@ -280,13 +272,9 @@ TEST_P(SinkFormat, ExistingOutputIsRefusedUnlessForced) {
 TEST_P(SinkFormat, MissingParentDirectory) {
   ScratchDir dir;
   const auto out = dir / "no" / "such" / "out";
-  try {
-    keras64::open_sink(GetParam(), out);
-    ADD_FAILURE();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io) << e.what();
-    EXPECT_NE(std::string(e.what()).find(out.string()), std::string::npos) << e.what();
-  }
+  const Error e = error_of([&] { keras64::open_sink(GetParam(), out); });
+  EXPECT_EQ(e.code(), Errc::io) << e.what();
+  EXPECT_NE(std::string(e.what()).find(out.string()), std::string::npos) << e.what();
 }
 
 TEST_P(SinkFormat, WriteErrorNamesOutputAndMember) {
@@ -377,15 +365,9 @@ TEST(SinkRegistry, ListsTheFormatsAndRejectsUnknownOnes) {
   for (const auto& f : kFormats)
     EXPECT_NE(std::find(names.begin(), names.end(), f), names.end()) << f;
   for (const auto& f : keras64::detail::sink_table()) EXPECT_FALSE(f.description.empty()) << f.name;
-  try {
-    keras64::open_sink("npy-dir", "x");
-    ADD_FAILURE();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::invalid_argument);
-    std::string want = "unknown output format 'npy-dir' (valid: ";
-    for (std::size_t i = 0; i < names.size(); ++i) want += (i ? ", " : "") + names[i];
-    EXPECT_EQ(std::string(e.what()), want + ")");
-  }
+  std::string want = "unknown output format 'npy-dir' (valid: ";
+  for (std::size_t i = 0; i < names.size(); ++i) want += (i ? ", " : "") + names[i];
+  expect_error([] { keras64::open_sink("npy-dir", "x"); }, Errc::invalid_argument, want + ")");
 }
 
 TEST(SinkRegistry, DeflateLevelIsChecked) {

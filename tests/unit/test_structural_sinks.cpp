@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "detail/h5.hpp"
+#include "expect_error.hpp"
 #include "keras64/convert.hpp"
 #include "keras64/error.hpp"
 #include "keras64/sink.hpp"
@@ -102,15 +103,11 @@ TEST(StructuralSinks, PlanTensorMissingFromStructureIsAMismatch) {
   keras64::Plan plan = keras64::make_plan(*src, keras64::CastMode::floats);
   plan.tensors[1].source.dataset = "/layers/nowhere/vars/0";
   auto sink = keras64::open_sink("weights.h5", dir.path() / "o.weights.h5");
-  try {
-    sink->begin(plan);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::mismatch);
-    EXPECT_NE(std::string(e.what()).find("(dataset /layers/nowhere/vars/0) has no dataset in"),
-              std::string::npos)
-        << e.what();
-  }
+  const Error e = keras64::test::error_of([&] { sink->begin(plan); });
+  EXPECT_EQ(e.code(), Errc::mismatch);
+  EXPECT_NE(std::string(e.what()).find("(dataset /layers/nowhere/vars/0) has no dataset in"),
+            std::string::npos)
+      << e.what();
   sink.reset();
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
@@ -140,16 +137,10 @@ TEST(StructuralSinks, StructureComesFromThePlan) {
 
   plan.structure.h5_files = nullptr;
   auto sink = keras64::open_sink("weights.h5", dir.path() / "o.weights.h5");
-  try {
-    sink->begin(plan);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::unsupported);
-    EXPECT_EQ(std::string(e.what()),
-              (dir.path() / "o.weights.h5").string() +
-                  ": this output copies the structure of an HDF5 input, and " + archive.string() +
-                  " (keras3) has none");
-  }
+  keras64::test::expect_error([&] { sink->begin(plan); }, Errc::unsupported,
+                              (dir.path() / "o.weights.h5").string() +
+                                  ": this output copies the structure of an HDF5 input, and " +
+                                  archive.string() + " (keras3) has none");
   sink.reset();
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
@@ -223,4 +214,42 @@ TEST(SourceKinds, NamesRoundTrip) {
   EXPECT_EQ(keras64::kind_name(K::tf_savedmodel), "tf-savedmodel");
   EXPECT_FALSE(keras64::source_kind("legacy").has_value());
   EXPECT_FALSE(keras64::source_kind("").has_value());
+}
+
+// The outputs that copy Keras 3's layout take exactly the kinds keras3_layout() names, and say
+// what they need otherwise; legacy-h5 takes the others.
+TEST(SourceKinds, Keras3LayoutDecidesTheStructuralOutputs) {
+  using K = keras64::SourceKind;
+  for (K k : {K::keras3, K::keras3_weights, K::keras3_sharded, K::tfkeras})
+    EXPECT_TRUE(keras64::keras3_layout(k)) << keras64::kind_name(k);
+  for (K k : {K::unknown, K::legacy_h5, K::legacy_weights_h5, K::npy_dir, K::npz, K::memmap_dir,
+              K::safetensors, K::tf_checkpoint, K::tf_savedmodel, K::python})
+    EXPECT_FALSE(keras64::keras3_layout(k)) << keras64::kind_name(k);
+
+  keras64::test::ScratchDir dir;
+  const auto archive = kGolden / "mlp" / "model.keras";
+  auto src = keras64::open_source(archive);
+  keras64::Plan plan = keras64::make_plan(*src, keras64::CastMode::floats);
+  plan.source.kind = K::npz;
+  const std::string tail = ", not a npz input";
+  keras64::test::expect_error(
+      [&] { keras64::open_sink("weights.h5", dir.path() / "o.weights.h5")->begin(plan); },
+      Errc::unsupported,
+      archive.string() +
+          ": the weights.h5 format needs a Keras 3 input (.keras, .weights.h5, sharded "
+          ".weights.json) or a tf.keras .keras; legacy-h5 is the format for a legacy .h5" +
+          tail);
+  keras64::test::expect_error(
+      [&] { keras64::open_sink("keras", dir.path() / "o.keras")->begin(plan); }, Errc::unsupported,
+      archive.string() +
+          ": the keras format needs a Keras 3 input (.keras, or .weights.h5 / sharded weights "
+          "with the model) or a tf.keras .keras" +
+          tail);
+  plan.source.kind = K::keras3;
+  keras64::test::expect_error(
+      [&] { keras64::open_sink("legacy-h5", dir.path() / "o.h5")->begin(plan); }, Errc::unsupported,
+      archive.string() +
+          ": the legacy-h5 format needs a legacy .h5 input or a tf-keras SavedModel; weights.h5 "
+          "and keras are the formats for Keras 3 files, not a keras3 input");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }

@@ -10,6 +10,7 @@
 
 #include "detail/file.hpp"
 #include "detail/zip_writer.hpp"
+#include "expect_error.hpp"
 #include "keras64/error.hpp"
 #include "scratch_dir.hpp"
 
@@ -17,6 +18,7 @@ using keras64::Errc;
 using keras64::Error;
 using keras64::detail::File;
 using keras64::detail::ZipWriter;
+using keras64::test::expect_error;
 using keras64::test::ScratchDir;
 
 namespace {
@@ -107,17 +109,6 @@ void check_members(const nlohmann::json& seen, const std::vector<Member>& member
     EXPECT_TRUE(s["ok"].get<bool>()) << members[i].name;
     EXPECT_TRUE(s["utf8"].get<bool>());
     EXPECT_EQ(s["date"], nlohmann::json({1980, 1, 1, 0, 0, 0}));
-  }
-}
-
-template <class F>
-void expect_error(F&& f, Errc code, const std::string& message) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected: " << message;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_EQ(std::string(e.what()), message);
   }
 }
 
