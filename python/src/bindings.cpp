@@ -132,6 +132,15 @@ class Bridge {
     return [this](const keras64::Progress& p) { tick(p.bytes_done, p.bytes_total); };
   }
   const std::atomic<bool>* cancel() const { return &cancel_; }
+  /// ConvertOptions that report progress to, and are cancelled by, this bridge.
+  keras64::ConvertOptions convert_options(keras64::CastMode cast, std::size_t chunk_bytes) {
+    keras64::ConvertOptions co;
+    co.cast = cast;
+    co.chunk_bytes = chunk_bytes;
+    co.on_progress = function();
+    co.cancel = cancel();
+    return co;
+  }
 
   // Called between chunks, GIL released.
   void tick(std::uint64_t done, std::uint64_t total) {
@@ -547,11 +556,7 @@ py::tuple read_all(const std::string& path, const std::string& model, bool inclu
       read.push_back(i);
       arrays.append(a);
     }
-    keras64::ConvertOptions co;
-    co.cast = mode;
-    co.chunk_bytes = chunk_bytes;
-    co.on_progress = bridge.function();
-    co.cancel = bridge.cancel();
+    const keras64::ConvertOptions co = bridge.convert_options(mode, chunk_bytes);
     {
       py::gil_scoped_release nogil;
       SubsetSource subset(*src, read);
@@ -592,22 +597,23 @@ py::dict verify(const std::string& path, std::size_t chunk_bytes, py::object pro
   });
 }
 
+keras64::SinkOptions sink_options(bool force, int level, unsigned threads, bool compress) {
+  keras64::SinkOptions so;
+  so.force = force;
+  so.level = level;
+  so.threads = threads;
+  so.compress = compress;
+  return so;
+}
+
 py::dict convert(const std::string& src_path, const std::string& dst, const std::string& to,
                  const std::string& model, const std::string& cast, bool include_optimizer,
                  bool force, std::size_t chunk_bytes, int level, unsigned threads, bool compress,
                  py::object progress) {
   Bridge bridge(std::move(progress));
   return guarded(&bridge, [&] {
-    keras64::ConvertOptions co;
-    co.cast = parse_cast(cast);
-    co.chunk_bytes = chunk_bytes;
-    co.on_progress = bridge.function();
-    co.cancel = bridge.cancel();
-    keras64::SinkOptions so;
-    so.force = force;
-    so.level = level;
-    so.threads = threads;
-    so.compress = compress;
+    const keras64::ConvertOptions co = bridge.convert_options(parse_cast(cast), chunk_bytes);
+    const keras64::SinkOptions so = sink_options(force, level, threads, compress);
     keras64::ConvertReport r;
     keras64::SourceInfo info;
     {
@@ -629,16 +635,8 @@ py::dict save(const py::list& arrays, const std::vector<std::string>& names,
   Bridge bridge(std::move(progress));
   return guarded(&bridge, [&] {
     auto src = make_array_source(arrays, names, keras_paths, source);
-    keras64::ConvertOptions co;
-    co.cast = parse_cast(cast);
-    co.chunk_bytes = chunk_bytes;
-    co.on_progress = bridge.function();
-    co.cancel = bridge.cancel();
-    keras64::SinkOptions so;
-    so.force = force;
-    so.level = level;
-    so.threads = threads;
-    so.compress = compress;
+    const keras64::ConvertOptions co = bridge.convert_options(parse_cast(cast), chunk_bytes);
+    const keras64::SinkOptions so = sink_options(force, level, threads, compress);
     keras64::ConvertReport r;
     {
       py::gil_scoped_release nogil;
