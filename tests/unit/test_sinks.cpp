@@ -20,6 +20,7 @@
 #include "keras64/sink.hpp"
 #include "scratch_dir.hpp"
 #include "sinks/sinks.hpp"
+#include "sources/sources.hpp"
 
 using keras64::CastMode;
 using keras64::DType;
@@ -443,6 +444,21 @@ TEST(MemmapSink, EmptyTensorsAreNoted) {
             "weight_11.dat");
   EXPECT_EQ(std::filesystem::file_size(dir / "out" / "weight_3.dat"), 0u);
   EXPECT_EQ(std::filesystem::file_size(dir / "out" / "weight_2.dat"), 8u);  // the scalar
+}
+
+// The directory sources (PerFileSource) refuse a manifest of the other directory format and a
+// file shorter than its manifest entry, naming the file.
+TEST(PerFileSource, OtherFormatsManifestAndTruncatedFileAreCorrupt) {
+  ScratchDir dir;
+  FakeSource src;
+  add_sample_tensors(src);
+  run(src, "memmap", dir / "mm");
+  expect_error([&] { keras64::detail::open_npy_dir(dir / "mm", {}); }, Errc::corrupt,
+               (dir / "mm" / "manifest.json").string() + ": output format is 'memmap', not 'npy'");
+  std::filesystem::resize_file(dir / "mm" / "weight_2.dat", 5);  // the 8-byte scalar
+  expect_error(
+      [&] { keras64::open_source(dir / "mm"); }, Errc::corrupt,
+      (dir / "mm" / "weight_2.dat").string() + ": truncated: 5 bytes, manifest.json says 8");
 }
 
 // convert() widens every float, but a sink given an unwidened float writes its own numpy descr;
