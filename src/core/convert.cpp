@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
 #include "keras64/error.hpp"
@@ -71,10 +72,14 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan, const Conver
   sink.begin(plan);
 
   // Two fixed buffers: `in` holds stored bytes, `out` float64. A chunk is sized by its float64
-  // form, so neither buffer exceeds chunk_bytes (plus one element when chunk_bytes < 8).
+  // form, so neither buffer exceeds chunk_bytes (plus one element when chunk_bytes < 8). Not
+  // zeroed: a page is only touched when data pass through it (a float32 input fills half of
+  // `in`), and they are freed before the sink commits, which may need memory of its own.
   const std::size_t chunk_elems = std::max<std::size_t>(1, options.chunk_bytes / 8);
-  std::vector<unsigned char> in(chunk_elems * 8);
-  std::vector<double> out(chunk_elems);
+  auto in_buf = std::make_unique_for_overwrite<unsigned char[]>(chunk_elems * 8);
+  auto out_buf = std::make_unique_for_overwrite<double[]>(chunk_elems);
+  unsigned char* const in = in_buf.get();
+  double* const out = out_buf.get();
 
   for (std::size_t i = 0; i < plan.tensors.size(); ++i) {
     const auto& pt = plan.tensors[i];
@@ -90,38 +95,38 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan, const Conver
         throw Error(Errc::interrupted, "interrupted");
       const std::size_t count =
           static_cast<std::size_t>(std::min<std::uint64_t>(chunk_elems, n - first));
-      source.read(i, first, count, in.data());
+      source.read(i, first, count, in);
       if (narrow && can_narrow_to(pt.dtype)) {
         // float64 in `out`, rounded into `in` (free again, and at least as large).
-        widen_to_f64(t.dtype, in.data(), count, out.data());
+        widen_to_f64(t.dtype, in, count, out);
         const std::uint64_t before = account.overflows;
-        narrow_from_f64(out.data(), count, pt.dtype, in.data(), account);
+        narrow_from_f64(out, count, pt.dtype, in, account);
         if (account.overflows != before && options.on_overflow == OnOverflow::error) {
-          const std::size_t k = first_overflow(out.data(), count, pt.dtype);
+          const std::size_t k = first_overflow(out, count, pt.dtype);
           throw Error(Errc::mismatch, tensor_label(i, t) + ": value " + number(out[k]) +
                                           " at element " + std::to_string(first + k) +
                                           " overflows " + std::string(info(pt.dtype).name) + " (" +
                                           std::to_string(account.overflows) +
                                           " so far in this tensor); allow with on-overflow inf");
         }
-        sink.write(i, in.data(), count * info(pt.dtype).size);
+        sink.write(i, in, count * info(pt.dtype).size);
       } else if (narrow) {
-        widen_to_f64(t.dtype, in.data(), count, out.data());
-        const std::size_t ok = integers_from_f64(out.data(), count, pt.dtype, in.data());
+        widen_to_f64(t.dtype, in, count, out);
+        const std::size_t ok = integers_from_f64(out, count, pt.dtype, in);
         if (ok != count)
           throw Error(Errc::mismatch, tensor_label(i, t) + ": value " + number(out[ok]) +
                                           " at element " + std::to_string(first + ok) +
                                           " is not representable as " +
                                           std::string(info(pt.dtype).name));
-        sink.write(i, in.data(), count * info(pt.dtype).size);
+        sink.write(i, in, count * info(pt.dtype).size);
         account.values += count;
       } else if (widen) {
-        widen_to_f64(t.dtype, in.data(), count, out.data());
-        sink.write(i, out.data(), count * 8);
+        widen_to_f64(t.dtype, in, count, out);
+        sink.write(i, out, count * 8);
         account.values += count;
       } else {
         account.values += count;
-        sink.write(i, in.data(), count * in_size);
+        sink.write(i, in, count * in_size);
       }
       first += count;
       progress.bytes_done += count * in_size;
@@ -130,6 +135,8 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan, const Conver
     report.rounding.merge(account);
     report.tensors.push_back({t.name, t.dtype, pt.dtype, t.shape, account});
   }
+  in_buf.reset();
+  out_buf.reset();
   if (options.cancel && options.cancel->load()) throw Error(Errc::interrupted, "interrupted");
   source.verify_checksums();  // a damaged input must not become a committed output
   sink.commit();

@@ -59,9 +59,7 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
   created_.assign(plan.tensors.size(), false);
   chunked_.assign(plan.tensors.size(), Chunking{});
 
-  h5::Id fapl = h5w::plist(H5P_FILE_ACCESS);
-  h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree",
-            Errc::internal);
+  const h5::Id fapl = h5w::file_access();
   const hid_t f = H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
   if (f < 0) {
     const std::string detail = h5::last_error();
@@ -319,7 +317,8 @@ void H5StructureWriter::write_crc_attrs_raw() {
   if (crc32c_.empty()) return;
   h5::silence();
   try {
-    file_ = h5::Id(h5::check(H5Fopen(temp_.string().c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
+    const h5::Id fapl = h5w::file_access();
+    file_ = h5::Id(h5::check(H5Fopen(temp_.string().c_str(), H5F_ACC_RDWR, fapl.get()),
                              "cannot reopen the file", Errc::io));
   } catch (...) {
     fail("/");
