@@ -2,7 +2,8 @@
 //
 // convert() reads each tensor in chunks of at most chunk_bytes, widens float chunks to float64
 // (exactly: every float16, bfloat16 and float32 value is representable in float64), and hands the
-// result to the sink. It holds two buffers of chunk_bytes, whatever the size of the model.
+// result to the sink. It holds two buffers of chunk_bytes, whatever the size of the model, and
+// frees them before Sink::commit().
 #pragma once
 
 #include <atomic>
