@@ -26,7 +26,7 @@ h5::Id plist(hid_t cls);
 /// 8.6 MiB, the largest part of the process's peak memory (issue #18). Entries past the cap are
 /// written out early (creating) or dropped (clean) and read again when needed.
 h5::Id file_access();
-inline constexpr std::size_t kCacheBytes = 256 * 1024;
+inline constexpr std::size_t kCacheBytes = std::size_t{256} << 10;
 
 /// Link creation properties as h5py uses them: ASCII names when the name is ASCII, else UTF-8.
 /// (A UTF-8 link makes libhdf5 turn an old-style group into a new-style one, and the root's
