@@ -61,6 +61,21 @@ hid_t check(hid_t status, const std::string& what, Errc code) {
   throw Error(code, detail.empty() ? what : what + ": " + detail);
 }
 
+Id file_access() {
+  Id fapl(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", Errc::internal));
+  check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree", Errc::internal);
+  H5AC_cache_config_t c{};
+  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  check(H5Pget_mdc_config(fapl.get(), &c), "H5Pget_mdc_config", Errc::internal);
+  c.set_initial_size = true;
+  c.initial_size = c.min_size = c.max_size = kMetadataCacheBytes;
+  c.incr_mode = H5C_incr__off;
+  c.flash_incr_mode = H5C_flash_incr__off;
+  c.decr_mode = H5C_decr__off;
+  check(H5Pset_mdc_config(fapl.get(), &c), "H5Pset_mdc_config", Errc::internal);
+  return fapl;
+}
+
 Id open_file(const std::string& path) {
   silence();
   {
@@ -68,9 +83,7 @@ Id open_file(const std::string& path) {
     File raw = File::open_read(path);
     check_superblock(raw, 0, raw.size(), "");
   }
-  Id fapl(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", Errc::internal));
-  // Close every object when the file closes, even if an id leaked through an exception path.
-  check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree", Errc::internal);
+  const Id fapl = file_access();
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (f < 0) {
     std::string detail = last_error();

@@ -7,6 +7,7 @@
 
 #include <hdf5.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -50,6 +51,16 @@ class Id {
 std::string last_error();
 /// Throws Error{code} "<what>: <last_error()>" if `status` < 0; returns it otherwise.
 hid_t check(hid_t status, const std::string& what, Errc code = Errc::corrupt);
+
+/// The file access properties of every file keras64 has libhdf5 open: every object closed with
+/// the file (H5F_CLOSE_STRONG, even if an id leaked through an exception path), and a metadata
+/// cache fixed at kMetadataCacheBytes. libhdf5's own cache (2 MiB at first, adapting between 1
+/// and 32 MiB) counts an entry by its size on disk, and a decoded object header takes several
+/// times that in memory: writing a model of 816 datasets it held 4,143 entries, 8.6 MiB, the
+/// largest part of the process's peak memory, and more for more datasets (issue #18). Entries
+/// past the cap are written out early (creating) or dropped (clean) and read again when needed.
+Id file_access();
+inline constexpr std::size_t kMetadataCacheBytes = std::size_t{256} << 10;
 
 Id open_file(const std::string& path);  ///< read-only
 Id open_group(hid_t loc, const std::string& path);

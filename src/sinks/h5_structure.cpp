@@ -59,7 +59,7 @@ H5StructureWriter::H5StructureWriter(const std::filesystem::path& temp, std::str
   created_.assign(plan.tensors.size(), false);
   chunked_.assign(plan.tensors.size(), Chunking{});
 
-  const h5::Id fapl = h5w::file_access();
+  const h5::Id fapl = h5::file_access();
   const hid_t f = H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
   if (f < 0) {
     const std::string detail = h5::last_error();
@@ -317,7 +317,7 @@ void H5StructureWriter::write_crc_attrs_raw() {
   if (crc32c_.empty()) return;
   h5::silence();
   try {
-    const h5::Id fapl = h5w::file_access();
+    const h5::Id fapl = h5::file_access();
     file_ = h5::Id(h5::check(H5Fopen(temp_.string().c_str(), H5F_ACC_RDWR, fapl.get()),
                              "cannot reopen the file", Errc::io));
   } catch (...) {

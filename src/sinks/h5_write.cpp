@@ -61,22 +61,6 @@ h5::Id plist(hid_t cls) {
   return h5::Id(h5::check(H5Pcreate(cls), "H5Pcreate", Errc::internal));
 }
 
-h5::Id file_access() {
-  h5::Id fapl = plist(H5P_FILE_ACCESS);
-  h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree",
-            Errc::internal);
-  H5AC_cache_config_t c{};
-  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
-  h5::check(H5Pget_mdc_config(fapl.get(), &c), "H5Pget_mdc_config", Errc::internal);
-  c.set_initial_size = true;
-  c.initial_size = c.min_size = c.max_size = kCacheBytes;
-  c.incr_mode = H5C_incr__off;
-  c.flash_incr_mode = H5C_flash_incr__off;
-  c.decr_mode = H5C_decr__off;
-  h5::check(H5Pset_mdc_config(fapl.get(), &c), "H5Pset_mdc_config", Errc::internal);
-  return fapl;
-}
-
 h5::Id link_plist(const std::string& name) {
   h5::Id p = plist(H5P_LINK_CREATE);
   const bool ascii = std::all_of(name.begin(), name.end(),

@@ -6,7 +6,6 @@
 // integers, bool as an int8 enum {FALSE, TRUE}, bfloat16 as a 2-byte OPAQUE type.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -18,15 +17,6 @@ namespace keras64::detail::h5w {
 
 /// A new property list of class `cls` (H5P_DATASET_CREATE, ...).
 h5::Id plist(hid_t cls);
-
-/// File access properties for keras64's own HDF5 outputs: every object closed with the file
-/// (H5F_CLOSE_STRONG), and a metadata cache of kCacheBytes. libhdf5's cache (2 MiB at first,
-/// adapting between 1 and 32 MiB) counts an entry by its size on disk, and a decoded object
-/// header takes several times that in memory: for a model of 816 datasets it held 4,143 entries,
-/// 8.6 MiB, the largest part of the process's peak memory (issue #18). Entries past the cap are
-/// written out early (creating) or dropped (clean) and read again when needed.
-h5::Id file_access();
-inline constexpr std::size_t kCacheBytes = std::size_t{256} << 10;
 
 /// Link creation properties as h5py uses them: ASCII names when the name is ASCII, else UTF-8.
 /// (A UTF-8 link makes libhdf5 turn an old-style group into a new-style one, and the root's

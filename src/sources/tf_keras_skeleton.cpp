@@ -167,7 +167,8 @@ std::optional<KerasModelMetadata> read_keras_metadata(const std::filesystem::pat
 void write_legacy_skeleton(const std::filesystem::path& file, const KerasModelMetadata& meta,
                            const std::vector<SkeletonWeight>& weights) {
   h5::silence();
-  h5::Id f = checked(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+  const h5::Id fapl = h5::file_access();
+  h5::Id f = checked(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
                      "cannot create HDF5 file");
   string_attr(f.get(), "backend", "tensorflow");
   string_attr(f.get(), "keras_version", meta.keras_version);
