@@ -26,9 +26,10 @@ turns going first. Sizes: 1 and 4 GB by default; --huge adds 16 GB (.weights.h5 
 model, the .keras copy and a 32 GB output would not fit beside each other; needs ~50 GB free).
 Per run: wall time, CPU time (user + system of the child) and peak RSS.
 
---writers auto,page-cache,direct-sync times keras64 once per KERAS64_WRITER setting, alternating,
-one table row each. Only a build of the `disk` branch (an O_DIRECT write path, issue #18, not
-merged) reads KERAS64_WRITER; main's keras64 always writes through the page cache and ignores it.
+--writers auto,page-cache,direct times keras64 once per KERAS64_WRITER setting, alternating, one
+table row each: auto (the default) writes through the page cache for an output's first 64 MiB
+and with O_DIRECT after that, page-cache never switches, direct switches at once. A setting may
+name the O_DIRECT queue's shape too, `auto@3x2` (KERAS64_DIRECT_QUEUE: 3 buffers of 2 MiB).
 """
 import argparse
 import json
@@ -309,7 +310,12 @@ def run_numpy(form, src, out, drop):
 
 def run_keras64(exe, form, src, out, drop, extra, writer=""):
     remove(out)
-    env = dict(os.environ, KERAS64_WRITER=writer) if writer else None
+    env = None
+    if writer:
+        mode, _, queue = writer.partition("@")
+        env = dict(os.environ, KERAS64_WRITER=mode)
+        if queue:
+            env["KERAS64_DIRECT_QUEUE"] = queue
     secs, rss, _, cpu, _ = run_child([exe, "convert", src, "-o", out, "--to", form, "-q", *extra],
                                      drop, env)
     size = du(out)
@@ -363,8 +369,8 @@ def main():
     ap.add_argument("--inputs", default="weights.h5,.keras", help="comma list: weights.h5,.keras")
     ap.add_argument("--writers", default="",
                     help="comma list of KERAS64_WRITER settings to time keras64 under "
-                         "(auto, page-cache, direct, direct-sync: read only by the `disk` branch's "
-                         "build); default: its default only")
+                         "(auto, page-cache, direct; MODE@NxMIB also sets the O_DIRECT queue "
+                         "shape); default: its default only")
     ap.add_argument("--no-floor", action="store_true", help="do not time the dd floor")
     ap.add_argument("--slow", action="store_true",
                     help="also run np.savez_compressed above 100 MB (about 10 MB/s of float64)")
@@ -534,9 +540,10 @@ def write_results(a, rows, widen, load):
              "per-repetition ratios. CPU s: user + system of the keras64 process. numpy s: the "
              "recipe as usually run (its output left dirty in the page cache); numpy+fsync s: the "
              "same plus fsync of its outputs, which keras64 always does before renaming its output "
-             "into place. speed-up = numpy s / keras64 s. writer: KERAS64_WRITER, read only by "
-             "builds of the `disk` branch (O_DIRECT past 64 MiB); main writes through the page "
-             "cache.", "",
+             "into place. speed-up = numpy s / keras64 s. writer: KERAS64_WRITER (default auto: "
+             "the page cache for an output's first 64 MiB, O_DIRECT after; page-cache: never "
+             "O_DIRECT), @NxM: the O_DIRECT queue's N buffers of M MiB (KERAS64_DIRECT_QUEUE).",
+             "",
              "| size | output | input | writer | keras64 s | floor s | x floor | keras64 CPU s "
              "| keras64 peak RSS | output | numpy s | numpy+fsync s | numpy peak RSS | speed-up "
              "| output size vs numpy |",

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "keras64/error.hpp"
 
@@ -56,6 +57,13 @@ File File::open_write(const std::filesystem::path& p) {
   f.path_ = p.string();
   f.fd_ = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
   if (f.fd_ < 0) throw io_error({f.path_}, "cannot open for writing", errno);
+  return f;
+}
+
+File File::adopt(int fd, std::string path) {
+  File f;
+  f.fd_ = fd;
+  f.path_ = std::move(path);
   return f;
 }
 

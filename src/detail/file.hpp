@@ -28,6 +28,8 @@ class File {
   /// Opens an existing file for writing in place, without truncating it (a file keras64 made
   /// through another library, e.g. HDF5, whose data it then writes itself).
   static File open_write(const std::filesystem::path& p);
+  /// Takes ownership of an open descriptor `fd` for the file at `path`.
+  static File adopt(int fd, std::string path);
 
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }

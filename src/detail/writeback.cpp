@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <system_error>
 
 #include "keras64/error.hpp"
 
@@ -17,13 +18,19 @@ constexpr std::uint64_t kPage = 4096;  // pins are widened to whole pages of thi
 
 }  // namespace
 
-Writeback::Writeback(std::uint64_t window, std::size_t depth)
-    : window_(window), depth_(std::max<std::size_t>(depth, 1)), ok_(window > 0) {}
+Writeback::Writeback(std::uint64_t window, std::size_t depth,
+                     std::optional<std::uint64_t> direct_after)
+    : window_(window),
+      depth_(std::max<std::size_t>(depth, 1)),
+      ok_(window > 0),
+      direct_after_(direct_after) {}
 
 Writeback::~Writeback() = default;
 
 void Writeback::wrote(const File& file, std::uint64_t from, std::uint64_t to) {
-  if (!ok_ || to <= from) return;
+  if (to <= from) return;
+  written_ += to - from;
+  if (!ok_) return;
   const int fd = file.fd();
   if (paths_.size() <= static_cast<std::size_t>(fd)) paths_.resize(fd + 1);
   paths_[fd] = file.path();
@@ -84,7 +91,24 @@ void Writeback::drop(const Range& r) {
   advise(at, std::max(at, r.to));
 }
 
+DirectQueue* Writeback::direct() {
+  if (!direct_after_ || written_ < *direct_after_) return nullptr;
+  if (!queue_) {
+    try {
+      queue_ = make_direct_queue();
+    } catch (const std::system_error&) {  // no thread to write with: the page cache it is
+      direct_after_.reset();
+      return nullptr;
+    }
+  }
+  // A write refused with O_DIRECT was done without it: correct, but no faster than the page
+  // cache and with none of its window, so new runs go back to the page cache.
+  if (queue_->refused()) return nullptr;
+  return queue_.get();
+}
+
 void Writeback::drain() {
+  if (queue_) queue_->wait();
   if (ok_) {
     for (const Range& r : fresh_) sync(r, false);
     flight_.push_back(std::move(fresh_));

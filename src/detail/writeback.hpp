@@ -14,14 +14,23 @@
 // file that is done is handed over with keep() and closed once its last range has been waited
 // for, so a file's tail goes to the device while the next file is written instead of each file
 // ending with a synchronous wait. On file systems without sync_file_range nothing is done.
+//
+// Past direct_after() bytes of output (none by default), the writers switch to O_DIRECT (issue
+// #18): direct() hands them a DirectQueue (detail/direct_queue.hpp) shared by every file of
+// this Writeback, and only the unaligned heads and tails of their runs still come here through
+// the page cache. Copying every byte into the page cache was the limit of a conversion on a
+// fast disk (bench/results.md).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "detail/direct_queue.hpp"
 #include "detail/file.hpp"
 
 namespace keras64::detail {
@@ -31,9 +40,13 @@ class Writeback {
   static constexpr std::uint64_t kDefaultWindow = std::uint64_t{32} << 20;
   static constexpr std::size_t kDefaultDepth = 4;
 
-  /// `window` 0 disables it: wrote() and drain() then do nothing.
-  explicit Writeback(std::uint64_t window = kDefaultWindow, std::size_t depth = kDefaultDepth);
-  /// Closes kept files without waiting (after an error; drain() first to wait).
+  /// `window` 0 disables the page-cache window: wrote() and drain() then only count and wait
+  /// for O_DIRECT writes. `direct_after`: bytes of output before writers switch to O_DIRECT
+  /// (empty: never); by default what KERAS64_WRITER asks for (direct_after()).
+  explicit Writeback(std::uint64_t window = kDefaultWindow, std::size_t depth = kDefaultDepth,
+                     std::optional<std::uint64_t> direct_after = detail::direct_after());
+  /// Closes kept files without waiting and drops O_DIRECT writes not yet started (after an
+  /// error; drain() first to wait).
   ~Writeback();
   Writeback(const Writeback&) = delete;
   Writeback& operator=(const Writeback&) = delete;
@@ -50,9 +63,19 @@ class Writeback {
   void pin(const File& file, std::uint64_t from, std::uint64_t to);
   /// Removes every pin of `file`.
   void unpin(const File& file);
-  /// Starts writeback of everything recorded, waits for all of it, drops it from the page cache
-  /// and closes the kept files. The caller still fsyncs (for the metadata).
+  /// Waits for every O_DIRECT write, starts writeback of everything recorded, waits for all of
+  /// it, drops it from the page cache and closes the kept files. The caller still fsyncs (for
+  /// the metadata, and the device's cache).
   void drain();
+
+  /// The O_DIRECT queue once direct_after bytes have been written (wrote() and wrote_direct())
+  /// and while O_DIRECT works here; null before that, when it does not, and with direct_after
+  /// empty. Made on first use.
+  DirectQueue* direct();
+  /// n bytes were written through direct().
+  void wrote_direct(std::uint64_t n) { written_ += n; }
+  /// O_DIRECT is refused here (open_direct() failed): direct() is null from now on.
+  void refuse_direct() { direct_after_.reset(); }
 
  private:
   struct Range {
@@ -74,6 +97,9 @@ class Writeback {
   std::vector<File> kept_;          // closed by their owner, open here until waited for
   std::vector<std::string> paths_;  // by fd, for messages
   std::vector<Range> pins_;         // page-aligned
+  std::optional<std::uint64_t> direct_after_;
+  std::uint64_t written_ = 0;  // bytes of output, page cache and O_DIRECT
+  std::unique_ptr<DirectQueue> queue_;
 };
 
 }  // namespace keras64::detail

@@ -59,9 +59,12 @@ void ZipWriter::rethrow(const ErrorContext& where) {
   }
 }
 
-void ZipWriter::put(const void* data, std::size_t n) {
+void ZipWriter::put(const void* data, std::size_t n, bool pinned) {
   try {
-    out_.write(data, n);
+    if (pinned)
+      out_.write_pinned(data, n);
+    else
+      out_.write(data, n);
   } catch (...) {
     rethrow(where());
   }
@@ -115,12 +118,10 @@ void ZipWriter::begin_member(std::string name, std::uint64_t uncompressed_size, 
     put64(h, e.size);
     put64(h, e.csize);
   }
-  // The header is patched with the CRC when the member ends: keep its page in the page cache.
-  out_.writeback().pin(file_, e.offset, e.offset + h.size());
   entries_.push_back(std::move(e));
   open_ = true;
   written_ = 0;
-  put(h.data(), h.size());
+  put(h.data(), h.size(), true);  // patched with the CRC in finish(): kept in the page cache
 }
 
 std::uint64_t ZipWriter::begin_member_in_place(std::string name, std::uint64_t size) {

@@ -79,7 +79,8 @@ class ZipWriter {
     bool local_zip64 = false;  // the local header carries a ZIP64 extra
   };
 
-  void put(const void* data, std::size_t n);  // appends to the file, counting offset_
+  // Appends to the file, counting offset_; `pinned`: bytes patched in finish() (write_pinned).
+  void put(const void* data, std::size_t n, bool pinned = false);
   void patch_local_headers();
   void write_central_directory();
   [[noreturn]] void rethrow(const ErrorContext& where);

@@ -112,9 +112,8 @@ class SafetensorsSink final : public OrderedSink {
     try {
       file_ = File::create(pending_->temp());
       out_.emplace(file_);
-      out_->write(len, sizeof len);
-      out_->write(text.data(), text.size());
-      out_->writeback().pin(file_, 0, sizeof len + text.size());  // patched at commit
+      out_->write_pinned(len, sizeof len);  // the CRC digits are patched in at commit
+      out_->write_pinned(text.data(), text.size());
     } catch (const Error& e) {
       throw e.renamed(pending_->temp().string(), target_.string());
     }

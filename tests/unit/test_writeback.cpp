@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -93,8 +94,8 @@ constexpr std::size_t kPages = 2048;
 std::vector<bool> write_pages(const std::filesystem::path& p, bool pin_first) {
   const std::string data = bytes(kPages * 4096, 9);
   File f = File::create(p);
-  Writeback wb(64 * 4096, 1);
-  if (pin_first) wb.pin(f, 10, 20);  // widened to the whole first page
+  Writeback wb(64 * 4096, 1, std::nullopt);  // the page cache only: what is tested here
+  if (pin_first) wb.pin(f, 10, 20);          // widened to the whole first page
   BufferedWriter w(f, wb, 4096);
   for (std::size_t at = 0; at < data.size(); at += 65536) w.write(data.data() + at, 65536);
   w.finish();

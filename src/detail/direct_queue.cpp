@@ -1,0 +1,172 @@
+#include "detail/direct_queue.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "keras64/error.hpp"
+
+namespace keras64::detail {
+
+DirectQueue::DirectQueue(std::size_t buffer, std::size_t buffers)
+    : size_((std::max<std::size_t>(buffer, 1) + kAlign - 1) / kAlign * kAlign),
+      storage_(nullptr, std::free) {
+  buffers = std::max<std::size_t>(buffers, 2);
+  storage_.reset(static_cast<unsigned char*>(std::aligned_alloc(kAlign, size_ * buffers)));
+  if (!storage_) throw std::bad_alloc();
+  for (std::size_t i = 0; i < buffers; ++i) free_.push_back(storage_.get() + i * size_);
+  workers_.reserve(buffers - 1);
+  // Out of threads (a process limit), fewer writes are in flight; with none, the caller gets
+  // the std::system_error and writes through the page cache.
+  try {
+    for (std::size_t i = 0; i + 1 < buffers; ++i) workers_.emplace_back([this] { work(); });
+  } catch (const std::system_error&) {
+    if (workers_.empty()) throw;
+  }
+}
+
+DirectQueue::~DirectQueue() {
+  {
+    std::lock_guard lock(m_);
+    stop_ = true;
+    jobs_.clear();
+  }
+  work_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void DirectQueue::check() const {
+  if (error_) std::rethrow_exception(error_);
+}
+
+unsigned char* DirectQueue::acquire() {
+  std::unique_lock lock(m_);
+  done_cv_.wait(lock, [&] { return !free_.empty() || error_; });
+  check();
+  unsigned char* buf = free_.back();
+  free_.pop_back();
+  return buf;
+}
+
+void DirectQueue::submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n,
+                         std::uint64_t offset) {
+  {
+    std::lock_guard lock(m_);
+    if (error_) {
+      free_.push_back(buf);
+      check();
+    }
+    jobs_.push_back({std::move(file), buf, n, offset});
+  }
+  work_cv_.notify_one();
+}
+
+void DirectQueue::release(unsigned char* buf) {
+  {
+    std::lock_guard lock(m_);
+    free_.push_back(buf);
+  }
+  done_cv_.notify_all();
+}
+
+void DirectQueue::wait() {
+  std::unique_lock lock(m_);
+  done_cv_.wait(lock, [&] { return (jobs_.empty() && busy_ == 0) || error_; });
+  check();
+}
+
+bool DirectQueue::refused() const {
+  return refused_;
+}
+
+void DirectQueue::work() {
+  std::unique_lock lock(m_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+    if (stop_) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    ++busy_;
+    lock.unlock();
+    std::exception_ptr failed;
+    try {
+      write(job);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    job.file.reset();  // the last reference closes the descriptor, outside the lock
+    lock.lock();
+    --busy_;
+    free_.push_back(job.buf);
+    if (failed && !error_) {
+      error_ = failed;
+      jobs_.clear();  // after a failure the output is abandoned: nothing more to write
+    }
+    done_cv_.notify_all();
+  }
+}
+
+void DirectQueue::write(const Job& job) {
+  const int fd = job.file->fd();
+  std::size_t done = 0;
+  while (done < job.n) {
+    const ssize_t r =
+        ::pwrite(fd, job.buf + done, job.n - done, static_cast<off_t>(job.offset + done));
+    if (r < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      // O_DIRECT taken at open() but not for this write (the device wants a larger alignment,
+      // or the file system only pretends): write without it. F_SETFL changes the descriptor,
+      // which only this queue's jobs for this file use.
+      if (err == EINVAL) {
+        const int flags = ::fcntl(fd, F_GETFL);
+        if (flags >= 0 && (flags & O_DIRECT) != 0 && ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0) {
+          refused_ = true;
+          continue;
+        }
+      }
+      throw io_error({job.file->path()}, "write failed", err);
+    }
+    if (r == 0) throw io_error({job.file->path()}, "write failed", ENOSPC);  // full device
+    done += static_cast<std::size_t>(r);
+  }
+}
+
+std::optional<File> open_direct(const File& file) {
+  // Through /proc, the very file `file` is open on, whatever its path has become since.
+  const std::string self = "/proc/self/fd/" + std::to_string(file.fd());
+  const int fd = ::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;  // refused (tmpfs: EINVAL), or no /proc: the page cache it is
+  return File::adopt(fd, file.path());
+}
+
+std::optional<std::uint64_t> direct_after() {
+  const char* v = std::getenv("KERAS64_WRITER");
+  const std::string_view mode = v != nullptr ? v : "";
+  if (mode == "page-cache") return std::nullopt;
+  return 0;
+}
+
+std::unique_ptr<DirectQueue> make_direct_queue() {
+  std::size_t buffers = DirectQueue::kDefaultBuffers;
+  std::size_t buffer = DirectQueue::kDefaultBuffer;
+  if (const char* v = std::getenv("KERAS64_DIRECT_QUEUE")) {
+    unsigned long n = 0;
+    unsigned long mib = 0;
+    if (std::sscanf(v, "%lux%lu", &n, &mib) == 2 && n >= 2 && n <= 16 && mib >= 1 && mib <= 16) {
+      buffers = n;
+      buffer = std::size_t{mib} << 20;
+    }
+  }
+  return std::make_unique<DirectQueue>(buffer, buffers);
+}
+
+}  // namespace keras64::detail

@@ -1,0 +1,112 @@
+// O_DIRECT writes with several in flight (issue #18).
+//
+// Writing through the page cache costs a copy of every output byte into page-cache pages, on the
+// writing thread: on a disk that writes faster than one core copies, that copy is the limit
+// (perf put 60% of a conversion's samples in it). O_DIRECT skips it: the device reads the bytes
+// from the writer's own buffers. But an O_DIRECT write returns only when the device has the data,
+// so one write at a time leaves the device idle between writes (the first O_DIRECT writer, at
+// queue depth 1, lost by 2.4x at 16 GB on a slower disk). Here a few worker threads each write
+// one buffer, so up to `buffers - 1` writes are in flight while the caller fills the next.
+//
+// A DirectQueue is a fixed pool of aligned buffers: acquire() hands out a free one (waiting for
+// a write to finish if none is), submit() queues it for a file and an aligned offset, and the
+// buffer comes back to the pool once written. Memory is buffers * buffer bytes, whatever is
+// written. A file system that takes O_DIRECT at open() but refuses a write (EINVAL) gets the
+// same write without O_DIRECT on that descriptor: correct, only slower; refused() then says so,
+// and writers stop asking for O_DIRECT.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "detail/file.hpp"
+
+namespace keras64::detail {
+
+class DirectQueue {
+ public:
+  /// Offsets, lengths and buffer addresses of O_DIRECT writes are multiples of this: the page
+  /// size, a multiple of every logical block size O_DIRECT asks for on common devices.
+  static constexpr std::size_t kAlign = 4096;
+  static constexpr std::size_t kDefaultBuffer = std::size_t{2} << 20;
+  static constexpr std::size_t kDefaultBuffers = 4;
+
+  /// `buffers` (at least 2) buffers of `buffer` bytes (rounded up to kAlign); buffers - 1
+  /// worker threads, so that many writes can be in flight (fewer if no more threads can be
+  /// made; std::system_error if none can).
+  explicit DirectQueue(std::size_t buffer = kDefaultBuffer, std::size_t buffers = kDefaultBuffers);
+  /// Stops the workers; writes not yet started are dropped (the caller is abandoning its output
+  /// after an error: on success it waits first).
+  ~DirectQueue();
+  DirectQueue(const DirectQueue&) = delete;
+  DirectQueue& operator=(const DirectQueue&) = delete;
+
+  /// Bytes per buffer.
+  std::size_t buffer_size() const { return size_; }
+  /// A free buffer of buffer_size() bytes, aligned to kAlign; waits for one if all are in
+  /// flight. Rethrows the first write error.
+  unsigned char* acquire();
+  /// Queues the first n bytes of `buf` (from acquire(); n a multiple of kAlign) to be written
+  /// to `file` (opened with open_direct()) at `offset` (a multiple of kAlign). The queue holds
+  /// `file` until the write is done. Rethrows the first write error.
+  void submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n, std::uint64_t offset);
+  /// Gives back a buffer from acquire() without writing it.
+  void release(unsigned char* buf);
+  /// Waits until every submitted write is done. Rethrows the first write error:
+  /// Error{io} "<file>: write failed: <reason>".
+  void wait();
+  /// Some write was refused with O_DIRECT (and done without it).
+  bool refused() const;
+
+ private:
+  struct Job {
+    std::shared_ptr<File> file;
+    unsigned char* buf;
+    std::size_t n;
+    std::uint64_t offset;
+  };
+  void work();
+  void write(const Job& job);
+  void check() const;  // rethrows error_; lock held
+
+  std::size_t size_;
+  std::unique_ptr<unsigned char, void (*)(void*)> storage_;
+  mutable std::mutex m_;
+  std::condition_variable work_cv_;  // jobs_ grew or stop_
+  std::condition_variable done_cv_;  // a buffer came back
+  std::deque<Job> jobs_;
+  std::vector<unsigned char*> free_;
+  std::size_t busy_ = 0;  // jobs taken by a worker and not done
+  std::exception_ptr error_;
+  std::atomic<bool> refused_ = false;  // read without the lock: writers ask before every write
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+/// The open file `file` opened again, for writing with O_DIRECT: a second descriptor beside the
+/// one the page-cache writes go through. Empty if that fails for any reason (tmpfs and some FUSE
+/// file systems refuse O_DIRECT; /proc may be missing): the page cache is then the only way, and
+/// it reports any real error.
+std::optional<File> open_direct(const File& file);
+
+/// Bytes of one output written through the page cache before its writers switch to O_DIRECT:
+/// none (0), unless KERAS64_WRITER=page-cache (empty: never switch). Measured on 1 GB outputs,
+/// starting in the page cache and switching after 64 MiB cost 0.1-0.4 s more than O_DIRECT from
+/// the first byte (bench/results.md).
+std::optional<std::uint64_t> direct_after();
+
+/// The queue a Writeback makes: kDefaultBuffers x kDefaultBuffer, or what
+/// KERAS64_DIRECT_QUEUE=<buffers>x<MiB> asks for (bench/ measures shapes with it; at most 16 x
+/// 16 MiB).
+std::unique_ptr<DirectQueue> make_direct_queue();
+
+}  // namespace keras64::detail

@@ -1,0 +1,234 @@
+// O_DIRECT writes (detail/direct_queue.hpp, BufferedWriter past Writeback::direct()): the same
+// bytes as the page cache for any mix of sizes, seeks, pinned bytes and patches, whether the
+// switch comes at once or mid-run; the page cache where O_DIRECT is refused; write errors from
+// the queue's threads reach the caller as Error{io} naming the file.
+#include <gtest/gtest.h>
+#include <sys/vfs.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "detail/buffered_writer.hpp"
+#include "detail/direct_queue.hpp"
+#include "detail/file.hpp"
+#include "detail/writeback.hpp"
+#include "expect_error.hpp"
+#include "keras64/error.hpp"
+#include "scratch_dir.hpp"
+
+using keras64::Errc;
+using keras64::detail::BufferedWriter;
+using keras64::detail::DirectQueue;
+using keras64::detail::File;
+using keras64::detail::open_direct;
+using keras64::detail::Writeback;
+using keras64::test::expect_error;
+using keras64::test::ScratchDir;
+
+namespace {
+
+constexpr long kTmpfsMagic = 0x01021994;  // statfs(2)
+
+bool on_tmpfs(const std::filesystem::path& p) {
+  struct statfs s {};
+  return ::statfs(p.c_str(), &s) == 0 && s.f_type == kTmpfsMagic;
+}
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Skips the test where the scratch directory refuses O_DIRECT: what it checks would then be
+// the page cache again.
+#define REQUIRE_DIRECT(dir)                                                               \
+  do {                                                                                    \
+    File probe = File::create((dir) / "probe");                                           \
+    if (!open_direct(probe))                                                              \
+      GTEST_SKIP() << (dir).path() << " refuses O_DIRECT (tmpfs?): set TMPDIR to a disk"; \
+  } while (false)
+
+// Writes `data` through a writer whose Writeback switches to O_DIRECT after `after` bytes
+// (empty: never), in pieces of every size class - below, at and above both buffers, unaligned -
+// with a pinned header first and a flush now and then, and patches the header after finish().
+std::string write_all(const std::filesystem::path& path, const std::string& data,
+                      std::optional<std::uint64_t> after, bool* went_direct) {
+  File f = File::create(path);
+  Writeback wb(65536, 2, after);
+  BufferedWriter w(f, wb, 4096);
+  w.write_pinned("HEADER", 6);
+  std::size_t at = 0;
+  std::size_t k = 0;
+  const std::size_t pieces[] = {1, 4095, 4096, 4097, 100, 70000, 3, 3 << 20, 511, 65536};
+  while (at < data.size()) {
+    const std::size_t n = std::min(pieces[k++ % 10], data.size() - at);
+    w.write(data.data() + at, n);
+    at += n;
+    EXPECT_EQ(w.offset(), 6 + at);
+    if (k % 7 == 0) w.flush();
+  }
+  *went_direct = w.direct();
+  w.finish();
+  wb.drain();
+  f.pwrite_all("header", 6, 0);  // the patch, as the zip and safetensors sinks do
+  f.sync();
+  f.close();
+  return keras64::test::read_file(path);
+}
+
+TEST(DirectWrites, SameBytesAsThePageCache) {
+  ScratchDir dir;
+  REQUIRE_DIRECT(dir);
+  const std::string data = random_bytes(9'000'000, 3);
+  const std::string want = "header" + data;
+  bool direct = false;
+  EXPECT_TRUE(write_all(dir / "cached", data, std::nullopt, &direct) == want);
+  EXPECT_FALSE(direct);
+  // At once, mid-run (unaligned), and at a buffer boundary.
+  for (std::uint64_t after : {std::uint64_t{0}, std::uint64_t{1'234'567}, std::uint64_t{4096}}) {
+    EXPECT_TRUE(write_all(dir / ("direct" + std::to_string(after)), data, after, &direct) == want)
+        << "after " << after;
+    EXPECT_TRUE(direct) << "after " << after;
+  }
+}
+
+TEST(DirectWrites, SeeksWriteAnywhereInAnyOrder) {
+  // The HDF5 sinks write tensors at their datasets' offsets in plan order, not file order: every
+  // run has an unaligned head and tail around its O_DIRECT blocks.
+  ScratchDir dir;
+  REQUIRE_DIRECT(dir);
+  const std::string data = random_bytes(6'000'000, 4);
+  std::vector<std::pair<std::size_t, std::size_t>> pieces;  // [from, to) of data
+  for (std::size_t at = 0, k = 1; at < data.size(); k = k * 7 % 65537) {
+    const std::size_t n = std::min<std::size_t>(1 + k % 400'000, data.size() - at);
+    pieces.emplace_back(at, at + n);
+    at += n;
+  }
+  std::shuffle(pieces.begin(), pieces.end(), std::mt19937(5));
+  const auto path = dir / "scattered";
+  File f = File::create(path);
+  Writeback wb(65536, 2, 0);
+  {
+    BufferedWriter w(f, wb, 8192);
+    for (const auto& [from, to] : pieces) {
+      w.seek(from);
+      const std::size_t half = (to - from) / 2;
+      w.write(data.data() + from, half);
+      w.write(data.data() + from + half, to - from - half);
+      EXPECT_EQ(w.offset(), to);
+    }
+    EXPECT_TRUE(w.direct());
+    w.finish();
+  }
+  wb.drain();
+  f.close();
+  EXPECT_TRUE(keras64::test::read_file(path) == data);
+}
+
+TEST(DirectWrites, ManyFilesShareOneQueue) {
+  // A directory output: every file gets its own O_DIRECT descriptor, its last blocks still in
+  // flight while the next file is written; drain() waits for all of them.
+  ScratchDir dir;
+  REQUIRE_DIRECT(dir);
+  Writeback wb(65536, 2, 100'000);
+  std::vector<std::string> want;
+  for (unsigned i = 0; i < 60; ++i) {
+    want.push_back(random_bytes(i % 5 == 0 ? 3'000'000 : 1 + i * 3701 % 20000, i));
+    File f = File::create(dir / ("f" + std::to_string(i)));
+    BufferedWriter w(f, wb, 4096);
+    for (std::size_t at = 0; at < want.back().size(); at += 99999)
+      w.write(want.back().data() + at, std::min<std::size_t>(99999, want.back().size() - at));
+    w.finish();
+    wb.keep(std::move(f));
+  }
+  wb.drain();
+  for (unsigned i = 0; i < want.size(); ++i)
+    EXPECT_TRUE(keras64::test::read_file(dir / ("f" + std::to_string(i))) == want[i]) << i;
+}
+
+TEST(DirectWrites, OnTmpfsTheBytesAreRightEitherWay) {
+  // tmpfs refused O_DIRECT at open() before Linux 6.6 and takes it (as buffered I/O) since:
+  // either way the writer must produce the same bytes.
+  const std::filesystem::path shm = "/dev/shm";
+  if (!std::filesystem::is_directory(shm) || !on_tmpfs(shm)) GTEST_SKIP() << "no tmpfs at /dev/shm";
+  const auto path = shm / ("keras64-direct-test-" + std::to_string(::getpid()));
+  const std::string data = random_bytes(3'000'000, 6);
+  bool direct = false;
+  {
+    File f = File::create(path);
+    Writeback wb(65536, 2, 0);
+    BufferedWriter w(f, wb, 4096);
+    w.write(data.data(), data.size());
+    direct = w.direct();
+    w.finish();
+    wb.drain();
+  }
+  const std::string got = keras64::test::read_file(path);
+  std::filesystem::remove(path);
+  EXPECT_TRUE(got == data) << (direct ? "with" : "without") << " O_DIRECT";
+}
+
+TEST(DirectWrites, RefusedOnceNotAskedAgain) {
+  Writeback wb(65536, 2, 0);
+  ASSERT_NE(wb.direct(), nullptr);
+  wb.refuse_direct();  // what a writer does when open_direct() fails
+  EXPECT_EQ(wb.direct(), nullptr);
+  Writeback never(65536, 2, std::nullopt);
+  never.wrote_direct(std::uint64_t{1} << 40);
+  EXPECT_EQ(never.direct(), nullptr);
+  Writeback later(65536, 2, 1000);
+  later.wrote_direct(999);
+  EXPECT_EQ(later.direct(), nullptr);
+  later.wrote_direct(1);
+  EXPECT_NE(later.direct(), nullptr);
+}
+
+TEST(DirectWrites, AWriteRefusedWithODirectIsDoneWithoutIt) {
+  // O_DIRECT taken at open() but a write refused (EINVAL: the device wants another alignment):
+  // here forced by an offset O_DIRECT cannot take. The bytes still arrive; refused() tells.
+  ScratchDir dir;
+  REQUIRE_DIRECT(dir);
+  const auto path = dir / "refused";
+  File f = File::create(path);
+  std::optional<File> d = open_direct(f);
+  ASSERT_TRUE(d);
+  DirectQueue q(4096, 2);
+  unsigned char* buf = q.acquire();
+  for (std::size_t i = 0; i < 4096; ++i) buf[i] = static_cast<unsigned char>(i * 7);
+  q.submit(std::make_shared<File>(std::move(*d)), buf, 4096, 100);
+  q.wait();
+  EXPECT_TRUE(q.refused());
+  const std::string got = keras64::test::read_file(path);
+  ASSERT_EQ(got.size(), 4196U);
+  for (std::size_t i = 0; i < 4096; ++i)
+    ASSERT_EQ(static_cast<unsigned char>(got[100 + i]), static_cast<unsigned char>(i * 7)) << i;
+}
+
+TEST(DirectWrites, AFailedWriteOnTheQueueNamesTheFile) {
+  ScratchDir dir;
+  REQUIRE_DIRECT(dir);
+  const auto path = dir / "big.npy";
+  File f = File::create(path);
+  Writeback wb(65536, 2, 0);
+  BufferedWriter w(f, wb, 4096);
+  const std::string data = random_bytes(5'000'000, 7);
+  keras64::test::FileSizeLimit limit(1'000'000);
+  expect_error(
+      [&] {
+        w.write(data.data(), data.size());  // fails on a worker thread, seen at a later call
+        w.finish();
+        wb.drain();
+      },
+      Errc::io, path.string() + ": write failed: File too large");
+}
+
+}  // namespace
