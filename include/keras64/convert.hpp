@@ -36,7 +36,7 @@ struct ConvertOptions {
   CastMode cast = CastMode::floats;
   /// Upper bound on the bytes of one chunk of output (float64) data. Any value >= 1 works; tiny
   /// values are for tests of chunk boundaries.
-  std::size_t chunk_bytes = std::size_t{4} << 20;
+  std::size_t chunk_bytes = std::size_t{2} << 20;
   /// Called after every chunk. Must be cheap; may be empty.
   std::function<void(const Progress&)> on_progress;
   /// When set and true, convert() stops at the next chunk with Error{interrupted}; the sink is

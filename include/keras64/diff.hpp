@@ -26,7 +26,7 @@ struct DiffOptions {
   double rtol = 0;
   double atol = 0;
   std::uint64_t ulp = 0;
-  std::size_t chunk_bytes = std::size_t{4} << 20;  ///< per buffer
+  std::size_t chunk_bytes = std::size_t{2} << 20;  ///< per buffer
 };
 
 /// One pair of tensors.

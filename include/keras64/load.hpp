@@ -60,7 +60,7 @@ struct LoadOptions {
   /// Error{mismatch} naming the tensor and element, and writes nothing.
   OnOverflow on_overflow = OnOverflow::error;
   bool force = false;  ///< replace an existing OUT (atomically)
-  std::size_t chunk_bytes = std::size_t{4} << 20;
+  std::size_t chunk_bytes = std::size_t{2} << 20;
   std::function<void(const Progress&)> on_progress;
   const std::atomic<bool>* cancel = nullptr;
 };

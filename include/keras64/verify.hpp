@@ -40,7 +40,7 @@ namespace keras64 {
 
 struct VerifyOptions {
   /// Bytes read per step; memory use is one buffer of this size.
-  std::size_t chunk_bytes = std::size_t{4} << 20;
+  std::size_t chunk_bytes = std::size_t{2} << 20;
   /// Called after every chunk of tensor data checked (bytes of tensors with a checksum).
   std::function<void(const Progress&)> on_progress;
   /// When set and true, verify() stops with Error{interrupted}.

@@ -60,8 +60,8 @@ __all__ = [
 FormatError.__module__ = __name__
 MismatchError.__module__ = __name__
 
-#: Bytes of float64 data moved per step (the CLI's --chunk-size default).
-DEFAULT_CHUNK_SIZE = 4 << 20
+#: Bytes of float64 data moved per step (the CLI's --chunk-size default: the library's).
+DEFAULT_CHUNK_SIZE: int = _keras64.DEFAULT_CHUNK_SIZE
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Optional[Callable[[int, int], Any]]

@@ -770,6 +770,7 @@ PYBIND11_MODULE(_keras64, m) {
       "Two valid inputs disagree (tensor count, shape or name does not match the model).",
       PyExc_ValueError, nullptr);
   if (!g_format_error || !g_mismatch_error) throw py::error_already_set();
+  m.attr("DEFAULT_CHUNK_SIZE") = keras64::ConvertOptions{}.chunk_bytes;
   m.attr("FormatError") = py::handle(g_format_error);
   m.attr("MismatchError") = py::handle(g_mismatch_error);
   // Defaults for the fields, so that the ones raised in Python (load_into) have them too.

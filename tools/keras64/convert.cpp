@@ -15,7 +15,7 @@ Runner add_convert(CLI::App& app, Common& common) {
   struct Opts {
     std::string file, out, to, model, cast = "floats";
     bool include_optimizer = false, force = false, compress = false;
-    std::size_t chunk = std::size_t{4} << 20;
+    std::size_t chunk = ConvertOptions{}.chunk_bytes;
     int level = -1;
     unsigned threads = 0;
   };

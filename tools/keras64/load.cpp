@@ -49,7 +49,7 @@ Runner add_load(CLI::App& app, Common& common) {
   struct Opts {
     std::string weights, model, out, arch, dtype = "model", overflow = "error";
     bool force = false;
-    std::size_t chunk = std::size_t{4} << 20;
+    std::size_t chunk = LoadOptions{}.chunk_bytes;
   };
   auto o = std::make_shared<Opts>();
   app.add_option(
