@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -190,6 +191,59 @@ TEST(DirectWrites, RefusedOnceNotAskedAgain) {
   EXPECT_EQ(later.direct(), nullptr);
   later.wrote_direct(1);
   EXPECT_NE(later.direct(), nullptr);
+}
+
+// Sets KERAS64_WRITER for one scope (null: unset), then puts back what was there.
+class WriterEnv {
+ public:
+  explicit WriterEnv(const char* mode) {
+    if (const char* v = std::getenv(kName)) old_ = v;
+    if (mode != nullptr)
+      ::setenv(kName, mode, 1);
+    else
+      ::unsetenv(kName);
+  }
+  ~WriterEnv() {
+    if (old_)
+      ::setenv(kName, old_->c_str(), 1);
+    else
+      ::unsetenv(kName);
+  }
+  WriterEnv(const WriterEnv&) = delete;
+  WriterEnv& operator=(const WriterEnv&) = delete;
+
+ private:
+  static constexpr const char* kName = "KERAS64_WRITER";
+  std::optional<std::string> old_;
+};
+
+TEST(DirectWrites, ChosenByTheOutputsSizeUnlessKeras64WriterSays) {
+  using keras64::detail::kDirectMaxOutput;
+  const auto direct_for = [](std::uint64_t bytes) {
+    Writeback wb(65536, 2);
+    wb.expect(bytes);
+    return wb.direct() != nullptr;
+  };
+  {
+    const WriterEnv unset(nullptr);
+    EXPECT_TRUE(direct_for(kDirectMaxOutput));
+    EXPECT_FALSE(direct_for(kDirectMaxOutput + 1));
+    Writeback unknown(65536, 2);  // no expect(): O_DIRECT, as for a small output
+    EXPECT_NE(unknown.direct(), nullptr);
+  }
+  {
+    const WriterEnv automatic("auto");
+    EXPECT_TRUE(direct_for(1000));
+    EXPECT_FALSE(direct_for(kDirectMaxOutput * 4));
+  }
+  {
+    const WriterEnv direct("direct");
+    EXPECT_TRUE(direct_for(kDirectMaxOutput * 4));
+  }
+  {
+    const WriterEnv page_cache("page-cache");
+    EXPECT_FALSE(direct_for(1000));
+  }
 }
 
 TEST(DirectWrites, AWriteRefusedWithODirectIsDoneWithoutIt) {
