@@ -38,6 +38,12 @@ struct Plan {
   SourceStructure structure;
 };
 
+/// Memory a sink lends for the next bytes of a tensor (Sink::lend): `size` bytes at `data`.
+struct LentBuffer {
+  unsigned char* data = nullptr;
+  std::size_t size = 0;
+};
+
 struct SinkOptions {
   bool force = false;    ///< replace an existing output (atomically, after the new one is complete)
   int level = -1;        ///< compression level for compressing formats; -1: the format's default
@@ -60,6 +66,17 @@ class Sink {
   virtual void begin(const Plan& plan) = 0;
   /// Appends `nbytes` bytes of tensor `index` (little-endian, in PlannedTensor::dtype).
   virtual void write(std::size_t index, const void* data, std::size_t nbytes) = 0;
+  /// Memory of the sink's own where the next bytes of tensor `index` may be put, so that write()
+  /// need not copy them: at most `nbytes` bytes, often fewer, or none (size 0: the default). A
+  /// caller that fills a prefix of it passes that prefix to write() as usual (the same pointer;
+  /// write() then only records it); it may also ignore the buffer, which stays valid only until
+  /// the next call on the sink. convert() widens into it, so that an O_DIRECT writer's
+  /// aligned buffer receives the float64 values without a copy (issue #18).
+  virtual LentBuffer lend(std::size_t index, std::size_t nbytes) {
+    (void)index;
+    (void)nbytes;
+    return {};
+  }
   /// Finishes the output and moves it into place. After commit() the sink does nothing more.
   virtual void commit() = 0;
   /// Bytes written to the output so far (for progress and reports).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -90,12 +91,26 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan, const Conver
     RoundingAccount account;
     const std::uint64_t n = t.elements();
     progress.tensor = i;
+    const std::size_t out_size = info(pt.dtype).size;
     for (std::uint64_t first = 0; first < n;) {
       if (options.cancel && options.cancel->load(std::memory_order_relaxed))
         throw Error(Errc::interrupted, "interrupted");
-      const std::size_t count =
-          static_cast<std::size_t>(std::min<std::uint64_t>(chunk_elems, n - first));
-      source.read(i, first, count, in);
+      std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_elems, n - first));
+      // Widened or copied values go straight into the sink's buffer where it lends one (an
+      // O_DIRECT writer's aligned buffer): no copy from `out`, whose pages then stay untouched.
+      // The chunk shrinks to what is lent; doubles need their alignment.
+      unsigned char* lent = nullptr;
+      if (!narrow) {
+        const LentBuffer s = sink.lend(i, count * out_size);
+        const bool fits = !widen || reinterpret_cast<std::uintptr_t>(s.data) % 8 == 0;
+        if (s.size >= out_size && fits) {
+          count = std::min(count, s.size / out_size);
+          lent = s.data;
+        } else if (s.size > 0) {
+          count = std::min(count, std::max<std::size_t>(1, s.size / out_size));
+        }
+      }
+      source.read(i, first, count, !widen && lent != nullptr ? lent : in);
       if (narrow && can_narrow_to(pt.dtype)) {
         // float64 in `out`, rounded into `in` (free again, and at least as large).
         widen_to_f64(t.dtype, in, count, out);
@@ -121,12 +136,13 @@ ConvertReport convert(Source& source, Sink& sink, const Plan& plan, const Conver
         sink.write(i, in, count * info(pt.dtype).size);
         account.values += count;
       } else if (widen) {
-        widen_to_f64(t.dtype, in, count, out);
-        sink.write(i, out, count * 8);
+        double* const to = lent != nullptr ? reinterpret_cast<double*>(lent) : out;
+        widen_to_f64(t.dtype, in, count, to);
+        sink.write(i, to, count * 8);
         account.values += count;
       } else {
         account.values += count;
-        sink.write(i, in, count * in_size);
+        sink.write(i, lent != nullptr ? lent : in, count * in_size);
       }
       first += count;
       progress.bytes_done += count * in_size;

@@ -53,12 +53,11 @@ void BufferedWriter::write(const void* data, std::size_t n) {
       const std::uint64_t at = offset_ + used_;
       take =
           static_cast<std::size_t>(std::min<std::uint64_t>({n, align_up(at) - at, cap_ - used_}));
-      std::memcpy(buf_.get() + used_, p, take);
+      if (p != buf_.get() + used_) std::memcpy(buf_.get() + used_, p, take);  // else lent
       used_ += take;
       if (used_ == cap_ || (offset_ + used_) % kAlign == 0) flush_cached();
-    } else if (used_ == 0 && n >= cap_) {
-      put(p, n);
-      take = n;
+    } else if (n >= cap_) {
+      take = put_large(p, n);
     } else {
       take = std::min(n, cap_ - used_);
       std::memcpy(buf_.get() + used_, p, take);
@@ -68,6 +67,20 @@ void BufferedWriter::write(const void* data, std::size_t n) {
     p += take;
     n -= take;
   }
+}
+
+std::span<unsigned char> BufferedWriter::lend(std::size_t n) {
+  if (!direct_) try_direct();
+  if (!direct_ || n == 0) return {};
+  if (used_ == 0 && offset_ % kAlign == 0) {
+    if (dbuf_ == nullptr) dbuf_ = queue_->acquire();
+    return {dbuf_ + dused_, std::min(n, queue_->buffer_size() - dused_)};
+  }
+  // The head of a run (write()'s second branch takes exactly this much).
+  const std::uint64_t at = offset_ + used_;
+  const auto head =
+      static_cast<std::size_t>(std::min<std::uint64_t>({n, align_up(at) - at, cap_ - used_}));
+  return {buf_.get() + used_, head};
 }
 
 void BufferedWriter::write_pinned(const void* data, std::size_t n) {
@@ -97,10 +110,39 @@ void BufferedWriter::try_direct() {
   queue_ = queue;
 }
 
+// A write of at least a buffer through the page cache: its whole pages go straight from the
+// caller's memory, the bytes before its first page boundary join the buffered ones (an npy
+// header, a previous write's tail) in one write that ends on that boundary, and the last partial
+// page waits in the buffer for the next write. Copying such writes through the buffer instead
+// (as for small ones) cost a copy of every byte of an npy output; writing them unaligned left a
+// page half-written by one write and finished by the next. Returns the bytes taken.
+std::size_t BufferedWriter::put_large(const unsigned char* p, std::size_t n) {
+  const std::uint64_t at = offset_ + used_;
+  if (at % kAlign != 0) {
+    const auto take =
+        static_cast<std::size_t>(std::min<std::uint64_t>({n, align_up(at) - at, cap_ - used_}));
+    std::memcpy(buf_.get() + used_, p, take);
+    used_ += take;
+    if (used_ == cap_ || (offset_ + used_) % kAlign == 0) flush_cached();
+    return take;
+  }
+  flush_cached();
+  const std::size_t whole = n / kAlign * kAlign;
+  if (whole == 0) {  // a buffer smaller than a page: the small-write path
+    const std::size_t take = std::min(n, cap_);
+    std::memcpy(buf_.get(), p, take);
+    used_ = take;
+    if (used_ == cap_) flush_cached();
+    return take;
+  }
+  put(p, whole);
+  return whole;
+}
+
 std::size_t BufferedWriter::stage_direct(const unsigned char* p, std::size_t n) {
   if (dbuf_ == nullptr) dbuf_ = queue_->acquire();
   const std::size_t take = std::min(n, queue_->buffer_size() - dused_);
-  std::memcpy(dbuf_ + dused_, p, take);
+  if (p != dbuf_ + dused_) std::memcpy(dbuf_ + dused_, p, take);  // else lent: in place already
   dused_ += take;
   if (dused_ == queue_->buffer_size()) flush_direct();
   return take;

@@ -1,9 +1,9 @@
 // Output to one file at disk speed in bounded memory.
 //
-// Small writes are gathered in a fixed buffer; writes at least as big as the buffer go straight
-// to the file. Every byte written is reported to a Writeback (detail/writeback.hpp), which keeps
-// the output moving to the device with a bounded amount of it dirty or cached: the writer's own,
-// or one shared by the files of a directory output.
+// Small writes are gathered in a fixed buffer; the whole pages of writes at least as big as the
+// buffer go straight to the file. Every byte written is reported to a Writeback
+// (detail/writeback.hpp), which keeps the output moving to the device with a bounded amount of it
+// dirty or cached: the writer's own, or one shared by the files of a directory output.
 //
 // Once the Writeback offers O_DIRECT (Writeback::direct(): from the first byte for outputs of up
 // to 4 GiB, see Writeback::expect, unless KERAS64_WRITER says otherwise or the file system
@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "detail/writeback.hpp"
 
@@ -50,6 +51,11 @@ class BufferedWriter {
   /// Appends n bytes. Error{io} "<file>: write failed: <reason>" on any failure (a write that
   /// makes no progress is ENOSPC); buffered bytes may fail later, at flush() or finish().
   void write(const void* data, std::size_t n);
+  /// Where the next at most n bytes may be put so that write() need not copy them (Sink::lend):
+  /// with O_DIRECT, the rest of the queue buffer being filled, or up to the next aligned offset
+  /// of the page-cache buffer; otherwise none. Valid until the next call on the writer; write()
+  /// given a prefix of it (the same pointer) only records the bytes.
+  std::span<unsigned char> lend(std::size_t n);
   /// Appends n bytes that will be patched in place (File::pwrite_all) after finish(): they go
   /// through the page cache, whatever the mode, and their pages stay cached until
   /// Writeback::unpin(), so that a patch neither waits for nor reads back the device.
@@ -75,6 +81,7 @@ class BufferedWriter {
   void flush_cached();                        // buf_
   void flush_direct();                        // dbuf_
   void try_direct();                          // switches to O_DIRECT if the Writeback says so
+  std::size_t put_large(const unsigned char* p, std::size_t n);  // page cache, n >= cap_
   std::size_t stage_direct(const unsigned char* p, std::size_t n);
 
   File& file_;

@@ -164,6 +164,16 @@ void ZipWriter::write(const void* data, std::size_t n) {
   }
 }
 
+std::span<unsigned char> ZipWriter::lend(std::size_t n) {
+  if (!open_ || in_place_ || deflater_) return {};
+  const std::uint64_t left = entries_.back().size - written_;
+  try {
+    return out_.lend(static_cast<std::size_t>(std::min<std::uint64_t>(n, left)));
+  } catch (const Error&) {
+    rethrow(where());
+  }
+}
+
 void ZipWriter::end_member() {
   if (!open_ || in_place_)
     throw Error(Errc::internal, shown_ + (open_ ? ": zip end_member of an in-place member"

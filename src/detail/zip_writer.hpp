@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ class ZipWriter {
                     int level = -1);
   /// Appends data to the open member. Error{internal} beyond its declared size.
   void write(const void* data, std::size_t n);
+  /// Where the next at most n bytes of a stored member may be put before write()
+  /// (BufferedWriter::lend); none for deflated or in-place members.
+  std::span<unsigned char> lend(std::size_t n);
   /// Ends the open member: Error{internal} unless exactly its declared size was written.
   void end_member();
   /// Starts a stored member of exactly `size` bytes that the caller writes itself, in any order,

@@ -65,6 +65,14 @@ void DirSink::on_append(const void* data, std::size_t n) {
   bytes_ += n;
 }
 
+std::span<unsigned char> DirSink::on_lend(std::size_t n) {
+  try {
+    return out_->lend(n);
+  } catch (...) {
+    rethrow(files_[current_].file);
+  }
+}
+
 void DirSink::on_close(std::size_t index) {
   files_[index].crc32c = crc32c(index);
   try {

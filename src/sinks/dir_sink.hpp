@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ class DirSink : public OrderedSink {
   void on_begin() final;
   void on_open(std::size_t index) final;
   void on_append(const void* data, std::size_t n) final;
+  std::span<unsigned char> on_lend(std::size_t n) final;
   void on_close(std::size_t index) final;
   void on_commit() final;
   [[noreturn]] void rethrow(const std::string& name) const;

@@ -117,14 +117,25 @@ void H5RawWriter::append(const void* data, std::size_t n) {
   const Region& r = regions_[current_];
   if (n > r.size - done_)
     throw Error(Errc::internal, shown_ + ":" + r.path + ": more data than planned");
+  // The checksum first: `data` may be the writer's own buffer (lend()), which the write may hand
+  // to the O_DIRECT queue.
+  if (embedded_)
+    tensor_crc_ = crc32_gzip_refl(tensor_crc_, static_cast<const unsigned char*>(data), n);
   try {
     target_->write(data, n);
   } catch (const Error& e) {
     throw e.renamed(target_path_, {shown_, "", r.path});
   }
-  if (embedded_)
-    tensor_crc_ = crc32_gzip_refl(tensor_crc_, static_cast<const unsigned char*>(data), n);
   done_ += n;
+}
+
+std::span<unsigned char> H5RawWriter::lend(std::size_t n) {
+  const Region& r = regions_[current_];
+  try {
+    return target_->lend(static_cast<std::size_t>(std::min<std::uint64_t>(n, r.size - done_)));
+  } catch (const Error& e) {
+    throw e.renamed(target_path_, {shown_, "", r.path});
+  }
 }
 
 void H5RawWriter::close_tensor() {

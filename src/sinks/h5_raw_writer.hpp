@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ class H5RawWriter {
 
   void open(std::size_t index);
   void append(const void* data, std::size_t n);
+  /// Where the next at most n bytes of the open tensor may be put before append()
+  /// (BufferedWriter::lend).
+  std::span<unsigned char> lend(std::size_t n);
   /// Error{internal} unless every byte of the tensor arrived.
   void close_tensor();
   /// In place: flushes and closes the skeleton (an embedding file is its owner's to finish).

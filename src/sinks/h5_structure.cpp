@@ -268,6 +268,11 @@ void H5StructureWriter::append(const void* data, std::size_t n) {
   }
 }
 
+std::span<unsigned char> H5StructureWriter::lend(std::size_t n) {
+  if (chunked_[current_].step || !raw_) return {};
+  return raw_->lend(n);
+}
+
 void H5StructureWriter::close_tensor() {
   if (chunked_[current_].step) {
     chunks_->close_tensor();

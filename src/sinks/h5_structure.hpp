@@ -43,6 +43,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +91,8 @@ class H5StructureWriter {
   /// Tensor `index` of the plan starts / receives its next bytes / is complete.
   void open(std::size_t index);
   void append(const void* data, std::size_t n);
+  /// Where the next at most n bytes may be put before append() (Sink::lend): raw mode only.
+  std::span<unsigned char> lend(std::size_t n);
   void close_tensor();
 
   /// The CRC32C of tensor `index`'s bytes (as the sink computed them while they passed), for its

@@ -23,6 +23,7 @@ class H5WriterSink : public OrderedSink {
     writer().append(data, n);
     bytes_ += n;
   }
+  std::span<unsigned char> on_lend(std::size_t n) final { return writer().lend(n); }
   void on_close(std::size_t index) final {
     writer().close_tensor();
     writer().record_crc32c(index, crc32c(index));

@@ -51,6 +51,8 @@ class NpzSink final : public OrderedSink {
     bytes_ = zip_->bytes_written();
   }
 
+  std::span<unsigned char> on_lend(std::size_t n) override { return zip_->lend(n); }
+
   void on_close(std::size_t) override {
     zip_->end_member();
     bytes_ = zip_->bytes_written();

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "detail/crc32c.hpp"
 #include "detail/output_path.hpp"
 #include "keras64/error.hpp"
@@ -101,6 +103,21 @@ void OrderedSink::write(std::size_t index, const void* data, std::size_t nbytes)
       on_append(data, nbytes);
     }
     done_ += nbytes;
+  } catch (...) {
+    state_ = State::failed;
+    throw;
+  }
+}
+
+LentBuffer OrderedSink::lend(std::size_t index, std::size_t nbytes) {
+  if (state_ != State::writing || index >= plan_.tensors.size()) return {};  // write() will say
+  try {
+    if (!open_ || index != opened_ - 1) open_through(index);
+    const std::uint64_t left = plan_.tensors[index].nbytes() - done_;
+    if (nbytes > left) nbytes = static_cast<std::size_t>(left);
+    if (nbytes == 0) return {};
+    const std::span<unsigned char> lent = on_lend(nbytes);
+    return {lent.data(), std::min(lent.size(), nbytes)};
   } catch (...) {
     state_ = State::failed;
     throw;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "detail/crc32c_worker.hpp"
@@ -19,6 +20,7 @@ class OrderedSink : public Sink {
  public:
   void begin(const Plan& plan) final;
   void write(std::size_t index, const void* data, std::size_t nbytes) final;
+  LentBuffer lend(std::size_t index, std::size_t nbytes) final;
   void commit() final;
   std::uint64_t bytes_written() const final { return bytes_; }
 
@@ -37,6 +39,12 @@ class OrderedSink : public Sink {
   virtual void on_open(std::size_t index) = 0;
   /// Next bytes of the open tensor; the total is exactly its nbytes().
   virtual void on_append(const void* data, std::size_t n) = 0;
+  /// Memory where the next at most n bytes of the open tensor may be put before on_append()
+  /// (Sink::lend); none by default.
+  virtual std::span<unsigned char> on_lend(std::size_t n) {
+    (void)n;
+    return {};
+  }
   virtual void on_close(std::size_t index) = 0;
   /// Every tensor is closed: finish, sync and move the output into place.
   virtual void on_commit() = 0;

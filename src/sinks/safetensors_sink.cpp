@@ -130,6 +130,13 @@ class SafetensorsSink final : public OrderedSink {
     }
     bytes_ += n;
   }
+  std::span<unsigned char> on_lend(std::size_t n) override {
+    try {
+      return out_->lend(n);
+    } catch (const Error& e) {
+      throw e.renamed(pending_->temp().string(), target_.string());
+    }
+  }
   void on_close(std::size_t) override {}
 
   void on_commit() override {

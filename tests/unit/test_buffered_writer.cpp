@@ -1,8 +1,11 @@
-// detail::BufferedWriter: exact file contents for any mix of small and large writes, with and
-// without the page-cache window; failures are Error{io} naming the file.
+// detail::BufferedWriter through the page cache: exact file contents for any mix of small and
+// large writes, aligned or not, with and without the window; failures are Error{io} naming the
+// file.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -10,6 +13,7 @@
 
 #include "detail/buffered_writer.hpp"
 #include "detail/file.hpp"
+#include "detail/writeback.hpp"
 #include "expect_error.hpp"
 #include "keras64/error.hpp"
 #include "scratch_dir.hpp"
@@ -18,6 +22,7 @@ using keras64::Errc;
 using keras64::Error;
 using keras64::detail::BufferedWriter;
 using keras64::detail::File;
+using keras64::detail::Writeback;
 using keras64::test::expect_error;
 using keras64::test::ScratchDir;
 
@@ -30,26 +35,42 @@ std::string random_bytes(std::size_t n) {
   return s;
 }
 
+// The writers under test: through the page cache only (where most of the buffer logic is;
+// O_DIRECT has its own tests in test_direct_writes.cpp), with a window of 64 KiB or none, and a
+// buffer smaller than a page or of one page.
+struct Config {
+  std::uint64_t window;
+  std::size_t buffer;
+  std::string name() const {
+    return "window " + std::to_string(window) + ", buffer " + std::to_string(buffer);
+  }
+};
+const Config kConfigs[] = {{0, 4096}, {65536, 4096}, {65536, 1000}, {65536, 1 << 16}};
+
 TEST(BufferedWriter, WritesExactlyWhatItIsGiven) {
   ScratchDir dir;
   const std::string data = random_bytes(3'000'000);
-  // buffer 4096, window 64 KiB (0: none): pieces below, at and above the buffer size.
-  for (std::uint64_t window : {std::uint64_t{0}, std::uint64_t{65536}}) {
-    const auto path = dir / ("out_" + std::to_string(window));
+  // Pieces below, at and above the buffer and the page size, after a small header (an npy file)
+  // so that large writes start unaligned.
+  for (const Config& c : kConfigs) {
+    const auto path = dir / ("out_" + std::to_string(c.window) + "_" + std::to_string(c.buffer));
     File f = File::create(path);
-    BufferedWriter w(f, 0, 4096, window);
+    Writeback wb(c.window, 2, std::nullopt);
+    BufferedWriter w(f, wb, c.buffer);
+    w.write("NPY", 3);
     std::size_t at = 0, k = 0;
-    const std::size_t pieces[] = {1, 4095, 4096, 4097, 100, 70000, 3, 1 << 20};
+    const std::size_t pieces[] = {1, 4095, 4096, 4097, 100, 70000, 3, 1 << 20, 8193, 65536};
     while (at < data.size()) {
-      const std::size_t n = std::min(pieces[k++ % 8], data.size() - at);
+      const std::size_t n = std::min(pieces[k++ % 10], data.size() - at);
       w.write(data.data() + at, n);
       at += n;
-      EXPECT_EQ(w.offset(), at);
+      EXPECT_EQ(w.offset(), 3 + at);
     }
     w.finish();
+    wb.drain();
     f.sync();
     f.close();
-    EXPECT_EQ(keras64::test::read_file(path), data) << "window " << window;
+    EXPECT_TRUE(keras64::test::read_file(path) == "NPY" + data) << c.name();
   }
 }
 
@@ -64,10 +85,12 @@ TEST(BufferedWriter, SeeksWriteAnywhereInAnyOrder) {
     at += n;
   }
   std::shuffle(pieces.begin(), pieces.end(), std::mt19937(5));
-  for (std::uint64_t window : {std::uint64_t{0}, std::uint64_t{65536}}) {
-    const auto path = dir / ("scattered_" + std::to_string(window));
+  for (const Config& c : kConfigs) {
+    const auto path =
+        dir / ("scattered_" + std::to_string(c.window) + "_" + std::to_string(c.buffer));
     File f = File::create(path);
-    BufferedWriter w(f, 0, 4096, window);
+    Writeback wb(c.window, 2, std::nullopt);
+    BufferedWriter w(f, wb, c.buffer);
     for (const auto& [from, to] : pieces) {
       w.seek(from);
       // in two parts, so buffered and direct writes both meet a seek
@@ -77,8 +100,9 @@ TEST(BufferedWriter, SeeksWriteAnywhereInAnyOrder) {
       EXPECT_EQ(w.offset(), to);
     }
     w.finish();
+    wb.drain();
     f.close();
-    EXPECT_EQ(keras64::test::read_file(path), data) << "window " << window;
+    EXPECT_TRUE(keras64::test::read_file(path) == data) << c.name();
   }
 }
 

@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -133,6 +135,57 @@ TEST(DirectWrites, SeeksWriteAnywhereInAnyOrder) {
   wb.drain();
   f.close();
   EXPECT_TRUE(keras64::test::read_file(path) == data);
+}
+
+// Fills what lend() offers, as convert() does (widening into it), else writes from its own
+// memory; returns whether anything was lent.
+bool write_lent(BufferedWriter& w, const char* p, std::size_t n) {
+  bool lent_any = false;
+  while (n > 0) {
+    const std::span<unsigned char> s = w.lend(n);
+    std::size_t k = std::min(n, s.empty() ? std::size_t{7777} : s.size());
+    if (!s.empty()) {
+      EXPECT_LE(s.size(), n);
+      std::memcpy(s.data(), p, k);
+      w.write(s.data(), k);
+      lent_any = true;
+    } else {
+      w.write(p, k);
+    }
+    p += k;
+    n -= k;
+  }
+  return lent_any;
+}
+
+TEST(DirectWrites, BytesPutInLentMemoryAreWrittenOnce) {
+  // Through lend(): the queue's buffers and the heads of runs (after a header, after a seek to
+  // an unaligned offset) are filled in place; the page cache lends nothing and the same bytes
+  // arrive through write().
+  ScratchDir dir;
+  REQUIRE_DIRECT(dir);
+  const std::string data = random_bytes(7'000'000, 8);
+  for (const bool direct : {true, false}) {
+    const auto path = dir / (direct ? "lent_direct" : "lent_cached");
+    File f = File::create(path);
+    Writeback wb(65536, 2, direct ? std::optional<std::uint64_t>(0) : std::nullopt);
+    bool lent = false;
+    {
+      BufferedWriter w(f, wb, 4096);
+      w.write("NPY-HEADER", 10);
+      lent = write_lent(w, data.data(), 3'000'000);
+      w.seek(10 + 3'000'000 + 4'000'000 - 12'345);  // the last part first, at an unaligned offset
+      lent |= write_lent(w, data.data() + data.size() - 12'345, 12'345);
+      w.seek(10 + 3'000'000);
+      lent |= write_lent(w, data.data() + 3'000'000, 4'000'000 - 12'345);
+      EXPECT_EQ(w.direct(), direct);
+      w.finish();
+    }
+    wb.drain();
+    f.close();
+    EXPECT_EQ(lent, direct);
+    EXPECT_TRUE(keras64::test::read_file(path) == "NPY-HEADER" + data) << direct;
+  }
 }
 
 TEST(DirectWrites, ManyFilesShareOneQueue) {
