@@ -27,9 +27,9 @@ model, the .keras copy and a 32 GB output would not fit beside each other; needs
 Per run: wall time, CPU time (user + system of the child) and peak RSS.
 
 --writers auto,page-cache,direct times keras64 once per KERAS64_WRITER setting, alternating, one
-table row each: auto (the default) writes outputs of up to 4 GiB with O_DIRECT and larger ones
-through the page cache, page-cache never uses O_DIRECT, direct always does. A setting may name
-the O_DIRECT queue's shape too, `direct@3x2` (KERAS64_DIRECT_QUEUE: 3 buffers of 2 MiB).
+table row each: auto (the default) and direct write with O_DIRECT from the first byte,
+page-cache never uses it. A setting may name the O_DIRECT queue's shape too, `direct@3x2`
+(KERAS64_DIRECT_QUEUE: 3 buffers of 2 MiB).
 """
 import argparse
 import json
@@ -541,8 +541,8 @@ def write_results(a, rows, widen, load):
              "recipe as usually run (its output left dirty in the page cache); numpy+fsync s: the "
              "same plus fsync of its outputs, which keras64 always does before renaming its output "
              "into place. speed-up = numpy s / keras64 s. writer: KERAS64_WRITER (default auto: "
-             "O_DIRECT for outputs of up to 4 GiB, the page cache above; page-cache: never "
-             "O_DIRECT; direct: always), @NxM: the O_DIRECT queue's N buffers of M MiB (KERAS64_DIRECT_QUEUE).",
+             "O_DIRECT from the first byte, as direct; page-cache: never "
+             "O_DIRECT), @NxM: the O_DIRECT queue's N buffers of M MiB (KERAS64_DIRECT_QUEUE).",
              "",
              "| size | output | input | writer | keras64 s | floor s | x floor | keras64 CPU s "
              "| keras64 peak RSS | output | numpy s | numpy+fsync s | numpy peak RSS | speed-up "

@@ -5,13 +5,13 @@
 // (detail/writeback.hpp), which keeps the output moving to the device with a bounded amount of it
 // dirty or cached: the writer's own, or one shared by the files of a directory output.
 //
-// Once the Writeback offers O_DIRECT (Writeback::direct(): from the first byte for outputs of up
-// to 4 GiB, see Writeback::expect, unless KERAS64_WRITER says otherwise or the file system
-// refuses it), the writer fills the DirectQueue's aligned buffers instead and hands each full
-// one to the queue, which writes it while the next is filled. O_DIRECT writes whole aligned blocks,
-// so the bytes of a run up to its first aligned offset, and those after its last, still go through
-// the page cache: a block is written one way or the other, never both, and the two kinds of write
-// never touch the same page while one is in flight.
+// Once the Writeback offers O_DIRECT (Writeback::direct(): from the first byte, unless
+// KERAS64_WRITER=page-cache or the file system refuses it), the writer fills the DirectQueue's
+// aligned buffers instead and hands each full one to the queue, which writes it while the next
+// is filled. O_DIRECT writes whole aligned blocks, so the bytes of a run up to its first
+// aligned offset, and those after its last, still go through the page cache: a block is
+// written one way or the other, never both, and the two kinds of write never touch the same
+// page while one is in flight.
 //
 // Writes need not be sequential: seek() moves the write position (the HDF5 sinks write each
 // tensor at its dataset's offset, in plan order, which is not file order).

@@ -148,16 +148,10 @@ std::optional<File> open_direct(const File& file) {
   return File::adopt(fd, file.path());
 }
 
-WriterMode writer_mode() {
+std::optional<std::uint64_t> direct_after() {
   const char* v = std::getenv("KERAS64_WRITER");
   const std::string_view mode = v != nullptr ? v : "";
-  if (mode == "page-cache") return WriterMode::page_cache;
-  if (mode == "direct") return WriterMode::direct;
-  return WriterMode::by_size;
-}
-
-std::optional<std::uint64_t> direct_after() {
-  if (writer_mode() == WriterMode::page_cache) return std::nullopt;
+  if (mode == "page-cache") return std::nullopt;
   return 0;
 }
 

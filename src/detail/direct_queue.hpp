@@ -98,22 +98,10 @@ class DirectQueue {
 /// it reports any real error.
 std::optional<File> open_direct(const File& file);
 
-/// How outputs are written, from KERAS64_WRITER: "page-cache" (never O_DIRECT), "direct"
-/// (O_DIRECT from the first byte, whatever the size), anything else or unset: by size.
-enum class WriterMode { by_size, page_cache, direct };
-WriterMode writer_mode();
-
-/// In WriterMode::by_size, outputs of at most this many bytes are written with O_DIRECT and
-/// larger ones through the page cache (Writeback::expect). Measured alternating on this VM
-/// (bench/results.md, issue #18): O_DIRECT won all five forms at 1.86 GiB of output (0.76-1.12x
-/// the disk's floor against 1.18-1.48x); at 7.44 GiB the two were even or the page cache ahead;
-/// at 29.8 GiB the page cache won npy (1.27x against 1.67x) and O_DIRECT's four 2 MiB buffers
-/// put weights.h5 over the 32 MiB budget (33 MiB; libhdf5's state grows with the model).
-inline constexpr std::uint64_t kDirectMaxOutput = std::uint64_t{4} << 30;
-
 /// Bytes of one output written through the page cache before its writers switch to O_DIRECT:
-/// none (0), or empty (never) with KERAS64_WRITER=page-cache. Starting in the page cache and
-/// switching after 64 MiB cost 0.1-0.4 s more on 1 GB outputs than O_DIRECT from the first byte.
+/// none (0), unless KERAS64_WRITER=page-cache (empty: never switch). Measured on 1 GB outputs,
+/// starting in the page cache and switching after 64 MiB cost 0.1-0.4 s more than O_DIRECT from
+/// the first byte (bench/results.md).
 std::optional<std::uint64_t> direct_after();
 
 /// The queue a Writeback makes: kDefaultBuffers x kDefaultBuffer, or what

@@ -91,10 +91,6 @@ void Writeback::drop(const Range& r) {
   advise(at, std::max(at, r.to));
 }
 
-void Writeback::expect(std::uint64_t bytes) {
-  if (bytes > kDirectMaxOutput && writer_mode() == WriterMode::by_size) direct_after_.reset();
-}
-
 DirectQueue* Writeback::direct() {
   if (!direct_after_ || written_ < *direct_after_) return nullptr;
   if (!queue_) {

@@ -15,11 +15,11 @@
 // for, so a file's tail goes to the device while the next file is written instead of each file
 // ending with a synchronous wait. On file systems without sync_file_range nothing is done.
 //
-// Outputs of at most kDirectMaxOutput bytes (expect()) are written with O_DIRECT (issue #18):
-// direct() hands the writers a DirectQueue (detail/direct_queue.hpp) shared by every file of
+// Past direct_after() bytes of output (none by default), the writers switch to O_DIRECT (issue
+// #18): direct() hands them a DirectQueue (detail/direct_queue.hpp) shared by every file of
 // this Writeback, and only the unaligned heads and tails of their runs still come here through
-// the page cache. On a fast disk, copying every byte into the page cache was the limit of a
-// conversion; on long outputs the page cache's deeper window kept up better (bench/results.md).
+// the page cache. Copying every byte into the page cache was the limit of a conversion on a
+// fast disk (bench/results.md).
 #pragma once
 
 #include <cstddef>
@@ -72,10 +72,6 @@ class Writeback {
   /// and while O_DIRECT works here; null before that, when it does not, and with direct_after
   /// empty. Made on first use.
   DirectQueue* direct();
-  /// The output is about `bytes` long: call before the first write. In WriterMode::by_size
-  /// (KERAS64_WRITER unset), an output longer than kDirectMaxOutput never uses O_DIRECT; the
-  /// other modes ignore the size.
-  void expect(std::uint64_t bytes);
   /// n bytes were written through direct().
   void wrote_direct(std::uint64_t n) { written_ += n; }
   /// O_DIRECT is refused here (open_direct() failed): direct() is null from now on.

@@ -35,7 +35,6 @@ void DirSink::rethrow(const std::string& name) const {
 
 void DirSink::on_begin() {
   pending_.emplace(target_, force_, PendingOutput::Kind::directory);
-  writeback_.expect(planned_bytes());
   files_.reserve(plan().tensors.size());
   for (std::size_t i = 0; i < plan().tensors.size(); ++i)
     files_.push_back({"weight_" + std::to_string(i) + extension_, header(i).size()});

@@ -102,7 +102,6 @@ void H5RawWriter::open(std::size_t index) {
     if (!target_) {  // our own file: the skeleton, written in place
       out_ = File::open_write(temp_);
       own_writer_.emplace(out_);
-      own_writer_->writeback().expect(size_);
       target_ = &*own_writer_;
       target_path_ = temp_.string();
     }

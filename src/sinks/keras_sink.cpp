@@ -172,7 +172,6 @@ class KerasSink final : public H5WriterSink {
       throw e.renamed(pending_->temp().string(), target_.string());
     }
     zip_.emplace(out_, target_.string(), ZipWriter::kZip64Limit, options_.threads);
-    zip_->writer().writeback().expect(planned_bytes());
   }
 
   void put_member(const Member& m) {

@@ -34,7 +34,6 @@ class NpzSink final : public OrderedSink {
       throw e.renamed(pending_->temp().string(), target_.string());
     }
     zip_.emplace(file_, target_.string(), ZipWriter::kZip64Limit, options_.threads);
-    zip_->writer().writeback().expect(planned_bytes());
   }
 
   void on_open(std::size_t index) override {

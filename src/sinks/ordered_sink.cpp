@@ -19,12 +19,6 @@ std::string OrderedSink::tensor_name(std::size_t index) const {
   return "tensor " + std::to_string(index) + " (" + plan_.tensors[index].source.name + ")";
 }
 
-std::uint64_t OrderedSink::planned_bytes() const {
-  std::uint64_t total = 0;
-  for (const PlannedTensor& t : plan_.tensors) total += t.nbytes();
-  return total;
-}
-
 void OrderedSink::begin(const Plan& plan) {
   if (state_ != State::fresh) throw Error(Errc::internal, "sink: begin() called twice");
   try {

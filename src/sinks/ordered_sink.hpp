@@ -30,9 +30,6 @@ class OrderedSink : public Sink {
   /// The plan given to begin().
   const Plan& plan() const { return plan_; }
 
-  /// The bytes of every planned tensor: about the output's size, for Writeback::expect().
-  std::uint64_t planned_bytes() const;
-
   /// Creates the temporary output. Called once, from begin().
   virtual void on_begin() = 0;
   /// Tensor `index` starts; every tensor is opened once, in order, then closed.

@@ -112,7 +112,6 @@ class SafetensorsSink final : public OrderedSink {
     try {
       file_ = File::create(pending_->temp());
       out_.emplace(file_);
-      out_->writeback().expect(planned_bytes());
       out_->write_pinned(len, sizeof len);  // the CRC digits are patched in at commit
       out_->write_pinned(text.data(), text.size());
     } catch (const Error& e) {

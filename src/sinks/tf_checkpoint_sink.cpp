@@ -134,7 +134,6 @@ class TfCheckpointSink final : public OrderedSink {
     try {
       data_ = File::create(data_pending_->temp());
       out_.emplace(data_);
-      out_->writeback().expect(planned_bytes());
       copy_unplanned();
     } catch (const Error& e) {
       throw outside(e);

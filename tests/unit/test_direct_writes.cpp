@@ -270,32 +270,23 @@ class WriterEnv {
   std::optional<std::string> old_;
 };
 
-TEST(DirectWrites, ChosenByTheOutputsSizeUnlessKeras64WriterSays) {
-  using keras64::detail::kDirectMaxOutput;
-  const auto direct_for = [](std::uint64_t bytes) {
-    Writeback wb(65536, 2);
-    wb.expect(bytes);
+TEST(DirectWrites, ODirectAtAnySizeUnlessKeras64WriterSaysPageCache) {
+  const auto direct = [] {
+    Writeback wb(65536, 2);                   // what every writer makes: the environment decides
+    wb.wrote_direct(std::uint64_t{1} << 40);  // a terabyte in: still O_DIRECT
     return wb.direct() != nullptr;
   };
   {
     const WriterEnv unset(nullptr);
-    EXPECT_TRUE(direct_for(kDirectMaxOutput));
-    EXPECT_FALSE(direct_for(kDirectMaxOutput + 1));
-    Writeback unknown(65536, 2);  // no expect(): O_DIRECT, as for a small output
-    EXPECT_NE(unknown.direct(), nullptr);
+    EXPECT_TRUE(direct());
   }
   {
-    const WriterEnv automatic("auto");
-    EXPECT_TRUE(direct_for(1000));
-    EXPECT_FALSE(direct_for(kDirectMaxOutput * 4));
-  }
-  {
-    const WriterEnv direct("direct");
-    EXPECT_TRUE(direct_for(kDirectMaxOutput * 4));
+    const WriterEnv explicit_direct("direct");
+    EXPECT_TRUE(direct());
   }
   {
     const WriterEnv page_cache("page-cache");
-    EXPECT_FALSE(direct_for(1000));
+    EXPECT_FALSE(direct());
   }
 }
 
