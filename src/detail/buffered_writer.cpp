@@ -49,13 +49,7 @@ void BufferedWriter::write(const void* data, std::size_t n) {
     if (direct_ && used_ == 0 && offset_ % kAlign == 0) {
       take = stage_direct(p, n);
     } else if (direct_) {
-      // The head of a run, up to its first aligned offset: through the page cache.
-      const std::uint64_t at = offset_ + used_;
-      take =
-          static_cast<std::size_t>(std::min<std::uint64_t>({n, align_up(at) - at, cap_ - used_}));
-      if (p != buf_.get() + used_) std::memcpy(buf_.get() + used_, p, take);  // else lent
-      used_ += take;
-      if (used_ == cap_ || (offset_ + used_) % kAlign == 0) flush_cached();
+      take = stage_head(p, n);  // the head of a run, up to its first aligned offset
     } else if (n >= cap_) {
       take = put_large(p, n);
     } else {
@@ -76,11 +70,7 @@ std::span<unsigned char> BufferedWriter::lend(std::size_t n) {
     if (dbuf_ == nullptr) dbuf_ = queue_->acquire();
     return {dbuf_ + dused_, std::min(n, queue_->buffer_size() - dused_)};
   }
-  // The head of a run (write()'s second branch takes exactly this much).
-  const std::uint64_t at = offset_ + used_;
-  const auto head =
-      static_cast<std::size_t>(std::min<std::uint64_t>({n, align_up(at) - at, cap_ - used_}));
-  return {buf_.get() + used_, head};
+  return {buf_.get() + used_, head_room(n)};  // what write() then passes to stage_head()
 }
 
 void BufferedWriter::write_pinned(const void* data, std::size_t n) {
@@ -117,15 +107,7 @@ void BufferedWriter::try_direct() {
 // (as for small ones) cost a copy of every byte of an npy output; writing them unaligned left a
 // page half-written by one write and finished by the next. Returns the bytes taken.
 std::size_t BufferedWriter::put_large(const unsigned char* p, std::size_t n) {
-  const std::uint64_t at = offset_ + used_;
-  if (at % kAlign != 0) {
-    const auto take =
-        static_cast<std::size_t>(std::min<std::uint64_t>({n, align_up(at) - at, cap_ - used_}));
-    std::memcpy(buf_.get() + used_, p, take);
-    used_ += take;
-    if (used_ == cap_ || (offset_ + used_) % kAlign == 0) flush_cached();
-    return take;
-  }
+  if ((offset_ + used_) % kAlign != 0) return stage_head(p, n);
   flush_cached();
   const std::size_t whole = n / kAlign * kAlign;
   if (whole == 0) {  // a buffer smaller than a page: the small-write path
@@ -137,6 +119,21 @@ std::size_t BufferedWriter::put_large(const unsigned char* p, std::size_t n) {
   }
   put(p, whole);
   return whole;
+}
+
+std::size_t BufferedWriter::head_room(std::size_t n) const {
+  const std::uint64_t at = offset_ + used_;
+  return static_cast<std::size_t>(std::min<std::uint64_t>({n, align_up(at) - at, cap_ - used_}));
+}
+
+// Into the page-cache buffer up to the next aligned offset (or until it is full), which is then
+// written: every later write of the run starts aligned.
+std::size_t BufferedWriter::stage_head(const unsigned char* p, std::size_t n) {
+  const std::size_t take = head_room(n);
+  if (p != buf_.get() + used_) std::memcpy(buf_.get() + used_, p, take);  // else lent
+  used_ += take;
+  if (used_ == cap_ || (offset_ + used_) % kAlign == 0) flush_cached();
+  return take;
 }
 
 std::size_t BufferedWriter::stage_direct(const unsigned char* p, std::size_t n) {
@@ -169,7 +166,10 @@ void BufferedWriter::flush_direct() {
   const std::size_t whole = n / kAlign * kAlign;
   const std::uint64_t at = offset_;
   try {
-    if (whole < n) file_.pwrite_all(buf + whole, n - whole, at + whole);
+    if (whole < n) {
+      queue_->wait_clear(file_.path(), at + whole, at + n);  // as in put()
+      file_.pwrite_all(buf + whole, n - whole, at + whole);
+    }
   } catch (...) {
     queue_->release(buf);
     throw;
@@ -189,6 +189,8 @@ void BufferedWriter::seek(std::uint64_t offset) {
 }
 
 void BufferedWriter::put(const void* data, std::size_t n) {
+  // A page this write shares with an O_DIRECT write not yet done would be read back stale.
+  if (queue_ != nullptr) queue_->wait_clear(file_.path(), offset_, offset_ + n);
   file_.pwrite_all(data, n, offset_);
   offset_ += n;
   writeback_->wrote(file_, offset_ - n, offset_);

@@ -82,6 +82,8 @@ class BufferedWriter {
   void flush_direct();                        // dbuf_
   void try_direct();                          // switches to O_DIRECT if the Writeback says so
   std::size_t put_large(const unsigned char* p, std::size_t n);  // page cache, n >= cap_
+  std::size_t head_room(std::size_t n) const;  // bytes up to the next aligned offset, <= n
+  std::size_t stage_head(const unsigned char* p, std::size_t n);
   std::size_t stage_direct(const unsigned char* p, std::size_t n);
 
   File& file_;

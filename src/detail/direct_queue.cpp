@@ -56,10 +56,27 @@ unsigned char* DirectQueue::acquire() {
   return buf;
 }
 
+bool DirectQueue::touches(const std::string& path, std::uint64_t from, std::uint64_t to) const {
+  const auto hit = [&](const Job& j) {
+    return j.offset < to && from < j.offset + j.n && j.file->path() == path;
+  };
+  return std::any_of(jobs_.begin(), jobs_.end(), hit) ||
+         std::any_of(running_.begin(), running_.end(), hit);
+}
+
+void DirectQueue::wait_clear(const std::string& path, std::uint64_t from, std::uint64_t to) {
+  from = from / kAlign * kAlign;
+  to = (to + kAlign - 1) / kAlign * kAlign;
+  std::unique_lock lock(m_);
+  done_cv_.wait(lock, [&] { return error_ || !touches(path, from, to); });
+  check();
+}
+
 void DirectQueue::submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n,
                          std::uint64_t offset) {
   {
-    std::lock_guard lock(m_);
+    std::unique_lock lock(m_);
+    done_cv_.wait(lock, [&] { return error_ || !touches(file->path(), offset, offset + n); });
     if (error_) {
       free_.push_back(buf);
       check();
@@ -79,7 +96,7 @@ void DirectQueue::release(unsigned char* buf) {
 
 void DirectQueue::wait() {
   std::unique_lock lock(m_);
-  done_cv_.wait(lock, [&] { return (jobs_.empty() && busy_ == 0) || error_; });
+  done_cv_.wait(lock, [&] { return (jobs_.empty() && running_.empty()) || error_; });
   check();
 }
 
@@ -92,9 +109,9 @@ void DirectQueue::work() {
   for (;;) {
     work_cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
     if (stop_) return;
-    Job job = std::move(jobs_.front());
+    running_.push_back(std::move(jobs_.front()));
     jobs_.pop_front();
-    ++busy_;
+    const Job job = running_.back();
     lock.unlock();
     std::exception_ptr failed;
     try {
@@ -102,9 +119,8 @@ void DirectQueue::work() {
     } catch (...) {
       failed = std::current_exception();
     }
-    job.file.reset();  // the last reference closes the descriptor, outside the lock
     lock.lock();
-    --busy_;
+    std::erase_if(running_, [&](const Job& j) { return j.buf == job.buf; });
     free_.push_back(job.buf);
     if (failed && !error_) {
       error_ = failed;
@@ -115,28 +131,20 @@ void DirectQueue::work() {
 }
 
 void DirectQueue::write(const Job& job) {
-  const int fd = job.file->fd();
-  std::size_t done = 0;
-  while (done < job.n) {
-    const ssize_t r =
-        ::pwrite(fd, job.buf + done, job.n - done, static_cast<off_t>(job.offset + done));
-    if (r < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      // O_DIRECT taken at open() but not for this write (the device wants a larger alignment,
-      // or the file system only pretends): write without it. F_SETFL changes the descriptor,
-      // which only this queue's jobs for this file use.
-      if (err == EINVAL) {
-        const int flags = ::fcntl(fd, F_GETFL);
-        if (flags >= 0 && (flags & O_DIRECT) != 0 && ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0) {
-          refused_ = true;
-          continue;
-        }
-      }
-      throw io_error({job.file->path()}, "write failed", err);
-    }
-    if (r == 0) throw io_error({job.file->path()}, "write failed", ENOSPC);  // full device
-    done += static_cast<std::size_t>(r);
+  try {
+    job.file->pwrite_all(job.buf, job.n, job.offset);
+  } catch (const Error& e) {
+    // O_DIRECT taken at open() but not for this write (the device wants a larger alignment, or
+    // the file system only pretends): the whole job again without it (pwrite at the same offset
+    // rewrites what got through). F_SETFL changes the descriptor, which only this queue's jobs
+    // for this file use.
+    const int fd = job.file->fd();
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (e.sys_errno() != EINVAL || flags < 0 || (flags & O_DIRECT) == 0 ||
+        ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0)
+      throw;
+    refused_ = true;
+    job.file->pwrite_all(job.buf, job.n, job.offset);
   }
 }
 

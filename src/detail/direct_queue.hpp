@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -57,8 +58,15 @@ class DirectQueue {
   unsigned char* acquire();
   /// Queues the first n bytes of `buf` (from acquire(); n a multiple of kAlign) to be written
   /// to `file` (opened with open_direct()) at `offset` (a multiple of kAlign). The queue holds
-  /// `file` until the write is done. Rethrows the first write error.
+  /// `file` until the write is done. Writes run on several threads in any order, so one that
+  /// overlaps a write of the same file still queued or in flight (a range written again: the
+  /// .keras sink copies HDF5's metadata a second time) first waits for it. Rethrows the first
+  /// write error.
   void submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n, std::uint64_t offset);
+  /// Waits until no write of the file at `path` still queued or in flight touches a page of
+  /// [from, to): a write through the page cache to such a page would read it back from the
+  /// device before the O_DIRECT write lands, and write the stale bytes over it later.
+  void wait_clear(const std::string& path, std::uint64_t from, std::uint64_t to);
   /// Gives back a buffer from acquire() without writing it.
   void release(unsigned char* buf);
   /// Waits until every submitted write is done. Rethrows the first write error:
@@ -76,6 +84,7 @@ class DirectQueue {
   };
   void work();
   void write(const Job& job);
+  bool touches(const std::string& path, std::uint64_t from, std::uint64_t to) const;  // lock held
   void check() const;  // rethrows error_; lock held
 
   std::size_t size_;
@@ -84,8 +93,8 @@ class DirectQueue {
   std::condition_variable work_cv_;  // jobs_ grew or stop_
   std::condition_variable done_cv_;  // a buffer came back
   std::deque<Job> jobs_;
+  std::vector<Job> running_;  // taken by a worker and not done (their buffers and ranges)
   std::vector<unsigned char*> free_;
-  std::size_t busy_ = 0;  // jobs taken by a worker and not done
   std::exception_ptr error_;
   std::atomic<bool> refused_ = false;  // read without the lock: writers ask before every write
   bool stop_ = false;

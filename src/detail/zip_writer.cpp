@@ -166,9 +166,8 @@ void ZipWriter::write(const void* data, std::size_t n) {
 
 std::span<unsigned char> ZipWriter::lend(std::size_t n) {
   if (!open_ || in_place_ || deflater_) return {};
-  const std::uint64_t left = entries_.back().size - written_;
   try {
-    return out_.lend(static_cast<std::size_t>(std::min<std::uint64_t>(n, left)));
+    return out_.lend(n);  // write() still refuses more than the member's declared size
   } catch (const Error&) {
     rethrow(where());
   }

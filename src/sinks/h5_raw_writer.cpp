@@ -129,11 +129,10 @@ void H5RawWriter::append(const void* data, std::size_t n) {
 }
 
 std::span<unsigned char> H5RawWriter::lend(std::size_t n) {
-  const Region& r = regions_[current_];
   try {
-    return target_->lend(static_cast<std::size_t>(std::min<std::uint64_t>(n, r.size - done_)));
+    return target_->lend(n);  // append() still refuses more than the region's size
   } catch (const Error& e) {
-    throw e.renamed(target_path_, {shown_, "", r.path});
+    throw e.renamed(target_path_, {shown_, "", regions_[current_].path});
   }
 }
 

@@ -24,16 +24,10 @@ using keras64::detail::BufferedWriter;
 using keras64::detail::File;
 using keras64::detail::Writeback;
 using keras64::test::expect_error;
+using keras64::test::random_bytes;
 using keras64::test::ScratchDir;
 
 namespace {
-
-std::string random_bytes(std::size_t n) {
-  std::mt19937 rng(11);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
 
 // The writers under test: through the page cache only (where most of the buffer logic is;
 // O_DIRECT has its own tests in test_direct_writes.cpp), with a window of 64 KiB or none, and a
@@ -49,7 +43,7 @@ const Config kConfigs[] = {{0, 4096}, {65536, 4096}, {65536, 1000}, {65536, 1 <<
 
 TEST(BufferedWriter, WritesExactlyWhatItIsGiven) {
   ScratchDir dir;
-  const std::string data = random_bytes(3'000'000);
+  const std::string data = random_bytes(3'000'000, 11);
   // Pieces below, at and above the buffer and the page size, after a small header (an npy file)
   // so that large writes start unaligned.
   for (const Config& c : kConfigs) {
@@ -77,7 +71,7 @@ TEST(BufferedWriter, WritesExactlyWhatItIsGiven) {
 TEST(BufferedWriter, SeeksWriteAnywhereInAnyOrder) {
   // The HDF5 sinks write tensors at their datasets' offsets in plan order, not file order.
   ScratchDir dir;
-  const std::string data = random_bytes(1'000'000);
+  const std::string data = random_bytes(1'000'000, 11);
   std::vector<std::pair<std::size_t, std::size_t>> pieces;  // [from, to) of data
   for (std::size_t at = 0, k = 1; at < data.size(); k = k * 7 % 65537) {
     const std::size_t n = std::min<std::size_t>(1 + k % 50'000, data.size() - at);
@@ -125,7 +119,7 @@ TEST(BufferedWriter, FailedWriteNamesTheFile) {
   const auto path = dir / "big.npy";
   File f = File::create(path);
   BufferedWriter w(f, 0, 4096, 65536);
-  const std::string data = random_bytes(100000);
+  const std::string data = random_bytes(100000, 11);
   keras64::test::FileSizeLimit limit(10000);
   expect_error(
       [&] {
@@ -140,7 +134,7 @@ TEST(BufferedWriter, BufferedBytesFailAtFlush) {
   const auto path = dir / "small.dat";
   File f = File::create(path);
   BufferedWriter w(f, 0, 65536);
-  const std::string data = random_bytes(20000);
+  const std::string data = random_bytes(20000, 11);
   keras64::test::FileSizeLimit limit(4096);
   w.write(data.data(), data.size());  // only buffered so far
   expect_error([&] { w.finish(); }, Errc::io, path.string() + ": write failed: File too large");

@@ -294,6 +294,29 @@ TEST_P(SinkFormat, WriteErrorNamesOutputAndMember) {
   EXPECT_TRUE(dir.list().empty());
 }
 
+TEST_P(SinkFormat, WriteErrorPastTheWriteBufferNamesOutputAndMember) {
+  // 8 MB of float64 (about 4 MB deflated): convert() widens into the buffers the sink lends
+  // (O_DIRECT, where the scratch directory takes it), whose writes fail on the queue's threads and
+  // come back at a later lend() or write() - named like any other write error, and nothing left
+  // behind.
+  ScratchDir dir;
+  FakeSource src;
+  std::vector<float> values(1'000'000);  // random: npz-deflate must not shrink them under the cap
+  std::mt19937 rng(5);
+  for (auto& v : values) v = std::uniform_real_distribution<float>(-1, 1)(rng);
+  src.add(tensor("big/vars/0", DType::f32, {1000, 1000}), bytes_of(values));
+  const auto out = output_path(dir, GetParam());
+  const std::string member = GetParam() == "memmap" ? "weight_0.dat" : "weight_0.npy";
+  const std::string where =
+      is_dir_format(GetParam()) ? (out / member).string() : out.string() + ":" + member;
+  {
+    keras64::test::FileSizeLimit limit(3'000'000);
+    expect_error([&] { run(src, GetParam(), out); }, Errc::io,
+                 where + ": write failed: File too large");
+  }
+  EXPECT_TRUE(dir.list().empty());
+}
+
 TEST_P(SinkFormat, ContractViolationsAreInternalErrors) {
   ScratchDir dir;
   FakeSource src;

@@ -17,6 +17,7 @@
 using keras64::detail::BufferedWriter;
 using keras64::detail::File;
 using keras64::detail::Writeback;
+using keras64::test::random_bytes;
 using keras64::test::ScratchDir;
 
 namespace {
@@ -27,13 +28,6 @@ std::size_t open_descriptors() {
   return n;
 }
 
-std::string bytes(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
 TEST(Writeback, SharedByManyFilesInTurn) {
   ScratchDir dir;
   const std::size_t before = open_descriptors();
@@ -42,7 +36,7 @@ TEST(Writeback, SharedByManyFilesInTurn) {
   Writeback wb(65536, 2);
   std::vector<std::string> want;
   for (unsigned i = 0; i < 600; ++i) {
-    want.push_back(bytes(i % 7 == 0 ? 300000 : 1 + i * 37 % 5000, i));
+    want.push_back(random_bytes(i % 7 == 0 ? 300000 : 1 + i * 37 % 5000, i));
     File f = File::create(dir / ("f" + std::to_string(i)));
     BufferedWriter w(f, wb, 4096);
     for (std::size_t at = 0; at < want.back().size(); at += 9999)
@@ -92,7 +86,7 @@ std::vector<bool> resident(const std::filesystem::path& p, std::size_t pages) {
 constexpr std::size_t kPages = 2048;
 
 std::vector<bool> write_pages(const std::filesystem::path& p, bool pin_first) {
-  const std::string data = bytes(kPages * 4096, 9);
+  const std::string data = random_bytes(kPages * 4096, 9);
   File f = File::create(p);
   Writeback wb(64 * 4096, 1, std::nullopt);  // the page cache only: what is tested here
   if (pin_first) wb.pin(f, 10, 20);          // widened to the whole first page
