@@ -91,12 +91,14 @@ void BufferedWriter::try_direct() {
   DirectQueue* queue = writeback_->direct();
   if (queue == nullptr) return;
   std::optional<File> f = open_direct(file_);
-  if (!f) {
+  std::optional<File> cached = f ? open_cached(file_) : std::nullopt;
+  if (!cached) {
     writeback_->refuse_direct();
     return;
   }
   flush_cached();  // bytes gathered so far go through the page cache (pinned ones among them)
   direct_ = std::make_shared<File>(std::move(*f));
+  cached_ = std::make_shared<File>(std::move(*cached));
   queue_ = queue;
 }
 
@@ -150,6 +152,11 @@ void BufferedWriter::flush() {
   flush_direct();
 }
 
+void BufferedWriter::flush_and_wait() {
+  flush();
+  if (queue_ != nullptr) queue_->wait_clear(file_.path(), 0, offset_);
+}
+
 void BufferedWriter::flush_cached() {
   if (used_ == 0) return;
   const std::size_t n = used_;
@@ -157,30 +164,22 @@ void BufferedWriter::flush_cached() {
   put(buf_.get(), n);
 }
 
-// The whole blocks of the buffer go to the queue; the tail, less than a block, through the page
-// cache - first, because once submitted the buffer is the queue's.
+// The whole blocks of the buffer go to the queue, and so does the tail, less than a block,
+// which a worker writes through the page cache (DirectQueue::submit says why not here). The
+// tail is left out of the Writeback's windows: at most a page per run, which the sink's fsync
+// writes.
 void BufferedWriter::flush_direct() {
   if (dbuf_ == nullptr) return;
   unsigned char* buf = std::exchange(dbuf_, nullptr);
   const std::size_t n = std::exchange(dused_, 0);
   const std::size_t whole = n / kAlign * kAlign;
   const std::uint64_t at = offset_;
-  try {
-    if (whole < n) {
-      queue_->wait_clear(file_.path(), at + whole, at + n);  // as in put()
-      file_.pwrite_all(buf + whole, n - whole, at + whole);
-    }
-  } catch (...) {
-    queue_->release(buf);
-    throw;
-  }
-  if (whole > 0)
-    queue_->submit(direct_, buf, whole, at);
+  if (n > 0)
+    queue_->submit(direct_, buf, whole, at, cached_, n - whole);
   else
     queue_->release(buf);
   offset_ += n;
-  writeback_->wrote_direct(whole);
-  writeback_->wrote(file_, at + whole, at + n);
+  writeback_->wrote_direct(n);
 }
 
 void BufferedWriter::seek(std::uint64_t offset) {

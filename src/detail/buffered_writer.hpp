@@ -63,6 +63,9 @@ class BufferedWriter {
   /// Hands buffered bytes to the file (O_DIRECT ones to the queue, which may still be writing
   /// them: only finish() waits).
   void flush();
+  /// flush(), then waits for this file's O_DIRECT writes still queued or in flight, so that
+  /// their errors surface here, in the caller's context (the zip member they belong to).
+  void flush_and_wait();
   /// flush(), then continues at file offset `offset`.
   void seek(std::uint64_t offset);
   /// flush(), then (own Writeback) waits until every byte written is on the device and drops it
@@ -93,9 +96,10 @@ class BufferedWriter {
   std::unique_ptr<unsigned char[]> buf_;
   std::optional<Writeback> own_;
   Writeback* writeback_;
-  // O_DIRECT, once switched: file_ opened again with O_DIRECT, the queue, and the queue buffer
-  // being filled (at offset_, which is then aligned; null until the first byte).
+  // O_DIRECT, once switched: file_ opened again with O_DIRECT and duplicated, the queue, and the
+  // queue buffer being filled (at offset_, which is then aligned; null until the first byte).
   std::shared_ptr<File> direct_;
+  std::shared_ptr<File> cached_;  // file_ again, for the tails the queue writes
   DirectQueue* queue_ = nullptr;
   unsigned char* dbuf_ = nullptr;
   std::size_t dused_ = 0;

@@ -58,7 +58,7 @@ unsigned char* DirectQueue::acquire() {
 
 bool DirectQueue::touches(const std::string& path, std::uint64_t from, std::uint64_t to) const {
   const auto hit = [&](const Job& j) {
-    return j.offset < to && from < j.offset + j.n && j.file->path() == path;
+    return j.offset < to && from < j.end() && j.file->path() == path;
   };
   return std::any_of(jobs_.begin(), jobs_.end(), hit) ||
          std::any_of(running_.begin(), running_.end(), hit);
@@ -73,15 +73,19 @@ void DirectQueue::wait_clear(const std::string& path, std::uint64_t from, std::u
 }
 
 void DirectQueue::submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n,
-                         std::uint64_t offset) {
+                         std::uint64_t offset, std::shared_ptr<File> cached, std::size_t tail) {
+  if (cached == nullptr) tail = 0;
   {
+    // Whole pages: a tail shares its last page with whatever comes next in the file.
+    const std::uint64_t from = offset / kAlign * kAlign;
+    const std::uint64_t to = (offset + n + tail + kAlign - 1) / kAlign * kAlign;
     std::unique_lock lock(m_);
-    done_cv_.wait(lock, [&] { return error_ || !touches(file->path(), offset, offset + n); });
+    done_cv_.wait(lock, [&] { return error_ || !touches(file->path(), from, to); });
     if (error_) {
       free_.push_back(buf);
       check();
     }
-    jobs_.push_back({std::move(file), buf, n, offset});
+    jobs_.push_back({std::move(file), buf, n, offset, std::move(cached), tail});
   }
   work_cv_.notify_one();
 }
@@ -131,6 +135,11 @@ void DirectQueue::work() {
 }
 
 void DirectQueue::write(const Job& job) {
+  if (job.n > 0) write_direct(job);
+  if (job.tail > 0) job.cached->pwrite_all(job.buf + job.n, job.tail, job.offset + job.n);
+}
+
+void DirectQueue::write_direct(const Job& job) {
   try {
     job.file->pwrite_all(job.buf, job.n, job.offset);
   } catch (const Error& e) {
@@ -153,6 +162,12 @@ std::optional<File> open_direct(const File& file) {
   const std::string self = "/proc/self/fd/" + std::to_string(file.fd());
   const int fd = ::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
   if (fd < 0) return std::nullopt;  // refused (tmpfs: EINVAL), or no /proc: the page cache it is
+  return File::adopt(fd, file.path());
+}
+
+std::optional<File> open_cached(const File& file) {
+  const int fd = ::fcntl(file.fd(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
   return File::adopt(fd, file.path());
 }
 

@@ -56,13 +56,22 @@ class DirectQueue {
   /// A free buffer of buffer_size() bytes, aligned to kAlign; waits for one if all are in
   /// flight. Rethrows the first write error.
   unsigned char* acquire();
-  /// Queues the first n bytes of `buf` (from acquire(); n a multiple of kAlign) to be written
+  /// Queues the first n bytes of `buf` (from acquire(); n a multiple of kAlign, 0 if a tail
+  /// follows) to be written
   /// to `file` (opened with open_direct()) at `offset` (a multiple of kAlign). The queue holds
   /// `file` until the write is done. Writes run on several threads in any order, so one that
   /// overlaps a write of the same file still queued or in flight (a range written again: the
   /// .keras sink copies HDF5's metadata a second time) first waits for it. Rethrows the first
   /// write error.
-  void submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n, std::uint64_t offset);
+  ///
+  /// With `tail` > 0, the `tail` bytes after those n in `buf` (fewer than kAlign: the end of a
+  /// run that does not end on a block) are written too, at offset + n, through `cached` (the
+  /// same file without O_DIRECT), by the same worker after the n. A page-cache write waits for
+  /// the O_DIRECT writes of its file in flight (ext4 takes the inode lock): done by the caller,
+  /// at the end of each tensor of an npy directory, it kept the converter waiting and then the
+  /// device idle while the next buffer filled (170 ms of 1 GB's conversion, 204 files).
+  void submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n, std::uint64_t offset,
+              std::shared_ptr<File> cached = nullptr, std::size_t tail = 0);
   /// Waits until no write of the file at `path` still queued or in flight touches a page of
   /// [from, to): a write through the page cache to such a page would read it back from the
   /// device before the O_DIRECT write lands, and write the stale bytes over it later.
@@ -81,9 +90,13 @@ class DirectQueue {
     unsigned char* buf;
     std::size_t n;
     std::uint64_t offset;
+    std::shared_ptr<File> cached;  // for buf[n, n + tail), or null
+    std::size_t tail;
+    std::uint64_t end() const { return offset + n + tail; }
   };
   void work();
   void write(const Job& job);
+  void write_direct(const Job& job);                                                  // its n bytes
   bool touches(const std::string& path, std::uint64_t from, std::uint64_t to) const;  // lock held
   void check() const;  // rethrows error_; lock held
 
@@ -106,6 +119,9 @@ class DirectQueue {
 /// file systems refuse O_DIRECT; /proc may be missing): the page cache is then the only way, and
 /// it reports any real error.
 std::optional<File> open_direct(const File& file);
+/// A second descriptor of `file` for the page-cache writes a DirectQueue job ends with (see
+/// submit()): the job may outlive the caller's descriptor. Empty if dup() fails.
+std::optional<File> open_cached(const File& file);
 
 /// Bytes of one output written through the page cache before its writers switch to O_DIRECT:
 /// none (0), unless KERAS64_WRITER=page-cache (empty: never switch). Measured on 1 GB outputs,

@@ -4,7 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <exception>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "keras64/error.hpp"
@@ -126,6 +131,30 @@ void File::pwrite_all(const void* src, std::size_t n, std::uint64_t offset) {
 
 void File::sync() {
   if (::fsync(fd_) != 0) throw io_error({path_}, "fsync failed", errno);
+}
+
+void sync_files(const std::vector<std::filesystem::path>& paths, unsigned threads) {
+  std::vector<std::exception_ptr> errors(paths.size());
+  std::atomic<std::size_t> next = 0;
+  const auto work = [&] {
+    for (std::size_t i; (i = next++) < paths.size();) {
+      try {
+        File::open_read(paths[i]).sync();
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  try {
+    while (helpers.size() + 1 < std::min<std::size_t>(threads, paths.size()))
+      helpers.emplace_back(work);
+  } catch (const std::system_error&) {  // out of threads: fewer at once
+  }
+  work();
+  for (auto& t : helpers) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 void File::close() {

@@ -189,7 +189,9 @@ void ZipWriter::end_member() {
       throw Error(Errc::internal, where(), "compressed size exceeds deflate_bound()");
   }
   try {
-    out_.flush();  // a write error names this member, not a later one
+    // A write error names this member, not a later one. (The next local header shares a page
+    // with the member's last bytes, so it would wait for them anyway.)
+    out_.flush_and_wait();
   } catch (...) {
     rethrow(where());
   }

@@ -92,12 +92,13 @@ void DirSink::on_commit() {
   // One fsync per file, all at the end: the file system can commit their metadata together
   // (ext4: the first fsync commits every file's, the others find nothing left to do), where an
   // fsync after each file cost a journal commit each (about 1 s for 200 files, issue #6).
-  for (const auto& f : files_) {
-    try {
-      File::open_read(pending_->temp() / f.file).sync();
-    } catch (...) {
-      rethrow(f.file);
-    }
+  std::vector<std::filesystem::path> paths;
+  paths.reserve(files_.size());
+  for (const auto& f : files_) paths.push_back(pending_->temp() / f.file);
+  try {
+    sync_files(paths);
+  } catch (...) {
+    rethrow(std::string());  // (names its own file)
   }
   const std::string text = make_manifest(plan(), format_, files_, note());
   try {

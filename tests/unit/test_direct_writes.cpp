@@ -230,6 +230,58 @@ TEST(DirectWrites, TheQueueKeepsTheOrderOfWritesToOneBlock) {
             std::string(DirectQueue::kAlign, static_cast<char>(3000 % 251)));
 }
 
+TEST(DirectWrites, ARunsLastPartialBlockIsWrittenByTheQueue) {
+  // The tail of a job goes through the page-cache descriptor on the worker, after its blocks;
+  // a job of nothing but a tail too. An O_DIRECT block over the tail's page, submitted next,
+  // must land after it: a tail written later would read the new block back into the page cache
+  // and put its old bytes over it. Without the tail in the queue's overlap check this test
+  // failed 5 runs of 5.
+  ScratchDir dir;
+  REQUIRE_DIRECT(dir);
+  constexpr std::size_t kBlock = DirectQueue::kAlign;
+  File f = File::create(dir / "tails");
+  auto direct = std::make_shared<File>(*open_direct(f));
+  auto cached = std::make_shared<File>(*keras64::detail::open_cached(f));
+  DirectQueue queue(4 * kBlock, 4);
+  std::string want;
+  for (unsigned round = 0; round < 300; ++round) {
+    const std::uint64_t at = std::uint64_t{round} * 3 * kBlock;
+    const std::size_t whole = round % 2 == 0 ? 2 * kBlock : 0;  // blocks and tail, or a tail
+    const std::uint64_t from = at + 2 * kBlock - whole;
+    const std::string data = random_bytes(whole + 100, round);
+    unsigned char* buf = queue.acquire();
+    std::memcpy(buf, data.data(), data.size());
+    queue.submit(direct, buf, whole, from, cached, 100);
+    const std::string later = random_bytes(kBlock, 1000 + round);
+    buf = queue.acquire();
+    std::memcpy(buf, later.data(), kBlock);
+    queue.submit(direct, buf, kBlock, at + 2 * kBlock);  // the tail's page, again
+    want.resize(at + 3 * kBlock, '\0');
+    want.replace(from, data.size(), data);
+    want.replace(at + 2 * kBlock, kBlock, later);
+  }
+  queue.wait();
+  EXPECT_TRUE(keras64::test::read_file(dir / "tails") == want);
+}
+
+TEST(DirectWrites, AFailedTailNamesTheFile) {
+  // Blocks within the limit, the tail past it: the page-cache write on the worker fails.
+  ScratchDir dir;
+  REQUIRE_DIRECT(dir);
+  const auto path = dir / "tail.npy";
+  File f = File::create(path);
+  Writeback wb(65536, 2, 0);
+  BufferedWriter w(f, wb, 4096);
+  const std::string data = random_bytes(2 * DirectQueue::kAlign + 10, 8);
+  keras64::test::FileSizeLimit limit(2 * DirectQueue::kAlign + 5);
+  expect_error(
+      [&] {
+        w.write(data.data(), data.size());
+        w.flush_and_wait();
+      },
+      Errc::io, path.string() + ": write failed: File too large");
+}
+
 TEST(DirectWrites, ManyFilesShareOneQueue) {
   // A directory output: every file gets its own O_DIRECT descriptor, its last blocks still in
   // flight while the next file is written; drain() waits for all of them.
