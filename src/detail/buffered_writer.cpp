@@ -188,11 +188,32 @@ void BufferedWriter::seek(std::uint64_t offset) {
 }
 
 void BufferedWriter::put(const void* data, std::size_t n) {
-  // A page this write shares with an O_DIRECT write not yet done would be read back stale.
-  if (queue_ != nullptr) queue_->wait_clear(file_.path(), offset_, offset_ + n);
+  if (queue_ != nullptr) {
+    // Once O_DIRECT writes are in flight, page-cache writes go through the queue as well (as
+    // tails of nothing; DirectQueue::submit says why), after whatever they conflict with.
+    const auto* p = static_cast<const unsigned char*>(data);
+    while (n > 0) {
+      const std::size_t take = std::min(n, queue_->buffer_size());
+      unsigned char* buf = queue_->acquire();
+      std::memcpy(buf, p, take);
+      queue_->submit(direct_, buf, 0, offset_, cached_, take);
+      writeback_->wrote_direct(take);
+      offset_ += take;
+      p += take;
+      n -= take;
+    }
+    return;
+  }
   file_.pwrite_all(data, n, offset_);
   offset_ += n;
   writeback_->wrote(file_, offset_ - n, offset_);
+}
+
+std::optional<std::uint64_t> BufferedWriter::failed_at() const {
+  if (queue_ == nullptr) return std::nullopt;
+  const auto f = queue_->failure();
+  if (!f || f->path != file_.path()) return std::nullopt;
+  return f->offset;
 }
 
 void BufferedWriter::finish() {

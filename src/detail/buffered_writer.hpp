@@ -60,11 +60,12 @@ class BufferedWriter {
   /// through the page cache, whatever the mode, and their pages stay cached until
   /// Writeback::unpin(), so that a patch neither waits for nor reads back the device.
   void write_pinned(const void* data, std::size_t n);
-  /// Hands buffered bytes to the file (O_DIRECT ones to the queue, which may still be writing
-  /// them: only finish() waits).
+  /// Hands buffered bytes to the file; with O_DIRECT to the queue, which may still be writing
+  /// any of them (page-cache ones too): flush_and_wait() and finish() wait.
   void flush();
-  /// flush(), then waits for this file's O_DIRECT writes still queued or in flight, so that
-  /// their errors surface here, in the caller's context (the zip member they belong to).
+  /// flush(), then waits for this file's writes still queued or in flight on the O_DIRECT
+  /// queue: after it, patches and reads of the file see every byte written, and their errors
+  /// have surfaced.
   void flush_and_wait();
   /// flush(), then continues at file offset `offset`.
   void seek(std::uint64_t offset);
@@ -72,6 +73,10 @@ class BufferedWriter {
   /// from the page cache; after that, pwrite patches and reads of the file see every byte. The
   /// caller still fsyncs (for the metadata) and closes the file.
   void finish();
+  /// After a write error from the O_DIRECT queue: the file offset of the write that failed, if
+  /// it was this file's. The error surfaces at a later call than the write (and maybe for later
+  /// bytes), so writers of several parts in one file (zip members) name the part from this.
+  std::optional<std::uint64_t> failed_at() const;
   /// The Writeback the writes are reported to (its own or the shared one).
   Writeback& writeback() { return *writeback_; }
   /// Writes go through O_DIRECT now (for tests: whether the switch happened).

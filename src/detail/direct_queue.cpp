@@ -64,6 +64,34 @@ bool DirectQueue::touches(const std::string& path, std::uint64_t from, std::uint
          std::any_of(running_.begin(), running_.end(), hit);
 }
 
+namespace {
+
+// Whether byte ranges [a, b) and [c, d) share a byte / a page. Empty ranges share nothing.
+bool bytes_meet(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
+  return a < b && c < d && a < d && c < b;
+}
+bool pages_meet(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
+  constexpr std::uint64_t k = DirectQueue::kAlign;
+  return a < b && c < d && a / k * k < (d + k - 1) / k * k && c / k * k < (b + k - 1) / k * k;
+}
+
+}  // namespace
+
+bool DirectQueue::conflicts(std::uint64_t a_offset, std::size_t a_n, std::size_t a_tail,
+                            std::uint64_t b_offset, std::size_t b_n, std::size_t b_tail) {
+  const std::uint64_t a_mid = a_offset + a_n;  // where a's O_DIRECT bytes end and its tail starts
+  const std::uint64_t b_mid = b_offset + b_n;
+  const std::uint64_t a_end = a_mid + a_tail;
+  const std::uint64_t b_end = b_mid + b_tail;
+  return pages_meet(a_offset, a_mid, b_offset, b_end) ||
+         pages_meet(b_offset, b_mid, a_offset, a_end) || bytes_meet(a_mid, a_end, b_mid, b_end);
+}
+
+bool DirectQueue::conflict(const Job& a, const Job& b) {
+  return conflicts(a.offset, a.n, a.tail, b.offset, b.n, b.tail) &&
+         a.file->path() == b.file->path();
+}
+
 void DirectQueue::wait_clear(const std::string& path, std::uint64_t from, std::uint64_t to) {
   from = from / kAlign * kAlign;
   to = (to + kAlign - 1) / kAlign * kAlign;
@@ -76,16 +104,18 @@ void DirectQueue::submit(std::shared_ptr<File> file, unsigned char* buf, std::si
                          std::uint64_t offset, std::shared_ptr<File> cached, std::size_t tail) {
   if (cached == nullptr) tail = 0;
   {
-    // Whole pages: a tail shares its last page with whatever comes next in the file.
-    const std::uint64_t from = offset / kAlign * kAlign;
-    const std::uint64_t to = (offset + n + tail + kAlign - 1) / kAlign * kAlign;
+    Job job{std::move(file), buf, n, offset, std::move(cached), tail};
+    const auto waits_for = [&](const Job& j) { return conflict(j, job); };
     std::unique_lock lock(m_);
-    done_cv_.wait(lock, [&] { return error_ || !touches(file->path(), from, to); });
+    done_cv_.wait(lock, [&] {
+      return error_ || (std::none_of(jobs_.begin(), jobs_.end(), waits_for) &&
+                        std::none_of(running_.begin(), running_.end(), waits_for));
+    });
     if (error_) {
       free_.push_back(buf);
       check();
     }
-    jobs_.push_back({std::move(file), buf, n, offset, std::move(cached), tail});
+    jobs_.push_back(std::move(job));
   }
   work_cv_.notify_one();
 }
@@ -108,6 +138,13 @@ bool DirectQueue::refused() const {
   return refused_;
 }
 
+std::optional<DirectQueue::Failure> DirectQueue::failure() const {
+  std::unique_lock lock(m_);
+  if (!error_) return std::nullopt;
+  done_cv_.wait(lock, [&] { return running_.empty(); });  // they may fail at lower offsets
+  return failure_;
+}
+
 void DirectQueue::work() {
   std::unique_lock lock(m_);
   for (;;) {
@@ -128,7 +165,13 @@ void DirectQueue::work() {
     free_.push_back(job.buf);
     if (failed && !error_) {
       error_ = failed;
+      failure_ = Failure{job.file->path(), job.offset};
       jobs_.clear();  // after a failure the output is abandoned: nothing more to write
+    } else if (failed && job.offset < failure_->offset && job.file->path() == failure_->path) {
+      // Workers take jobs in order, so every write before the first to fail had started: of
+      // those that fail too, the first in the file names the failure (the zip member, not the
+      // central directory written on another thread).
+      failure_->offset = job.offset;
     }
     done_cv_.notify_all();
   }

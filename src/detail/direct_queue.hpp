@@ -56,22 +56,31 @@ class DirectQueue {
   /// A free buffer of buffer_size() bytes, aligned to kAlign; waits for one if all are in
   /// flight. Rethrows the first write error.
   unsigned char* acquire();
-  /// Queues the first n bytes of `buf` (from acquire(); n a multiple of kAlign, 0 if a tail
-  /// follows) to be written
-  /// to `file` (opened with open_direct()) at `offset` (a multiple of kAlign). The queue holds
-  /// `file` until the write is done. Writes run on several threads in any order, so one that
-  /// overlaps a write of the same file still queued or in flight (a range written again: the
-  /// .keras sink copies HDF5's metadata a second time) first waits for it. Rethrows the first
-  /// write error.
+  /// Queues the first n bytes of `buf` (from acquire(); n a multiple of kAlign) to be written
+  /// to `file` (opened with open_direct()) at `offset` (a multiple of kAlign when n > 0), and
+  /// the `tail` bytes after them in `buf` at offset + n through `cached` (the same file without
+  /// O_DIRECT: open_cached()), by the same worker, after the n. The queue holds both files until
+  /// the write is done. Rethrows the first write error.
   ///
-  /// With `tail` > 0, the `tail` bytes after those n in `buf` (fewer than kAlign: the end of a
-  /// run that does not end on a block) are written too, at offset + n, through `cached` (the
-  /// same file without O_DIRECT), by the same worker after the n. A page-cache write waits for
-  /// the O_DIRECT writes of its file in flight (ext4 takes the inode lock): done by the caller,
-  /// at the end of each tensor of an npy directory, it kept the converter waiting and then the
-  /// device idle while the next buffer filled (170 ms of 1 GB's conversion, 204 files).
+  /// The tail carries what O_DIRECT cannot write: the bytes of a run before its first whole
+  /// block (n = 0) and after its last. A page-cache write waits for the O_DIRECT writes of its
+  /// file in flight (ext4 takes the inode lock): done by the caller at every tensor's end, it
+  /// kept the converter waiting and then the device idle while the next buffer filled (170 ms
+  /// of a 1 GB npy conversion, 204 files); on a worker the others' buffers are ready when the
+  /// lock is free.
+  ///
+  /// Writes run on several threads in any order, so a write waits here for every write of the
+  /// same file still queued or in flight that it conflicts with: one writes with O_DIRECT a
+  /// page that the other writes at all (a range written again: the .keras sink copies HDF5's
+  /// metadata a second time; or a tail read back from the device under a block not yet
+  /// written), or both write the same bytes through the page cache. Page-cache writes to
+  /// different bytes of one page need no order.
   void submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n, std::uint64_t offset,
               std::shared_ptr<File> cached = nullptr, std::size_t tail = 0);
+  /// Whether two writes to one file, each of n bytes with O_DIRECT at `offset` and then `tail`
+  /// through the page cache, must not run at once (submit()'s rule).
+  static bool conflicts(std::uint64_t a_offset, std::size_t a_n, std::size_t a_tail,
+                        std::uint64_t b_offset, std::size_t b_n, std::size_t b_tail);
   /// Waits until no write of the file at `path` still queued or in flight touches a page of
   /// [from, to): a write through the page cache to such a page would read it back from the
   /// device before the O_DIRECT write lands, and write the stale bytes over it later.
@@ -84,6 +93,16 @@ class DirectQueue {
   /// Some write was refused with O_DIRECT (and done without it).
   bool refused() const;
 
+  /// The write that failed, once one has (the first error's file; of the writes to it that
+  /// failed, the lowest offset, once every write in flight is done). The error surfaces at a
+  /// later call, maybe for another file or later bytes; writers name the part of their output
+  /// it belongs to from this.
+  struct Failure {
+    std::string path;
+    std::uint64_t offset = 0;
+  };
+  std::optional<Failure> failure() const;
+
  private:
   struct Job {
     std::shared_ptr<File> file;
@@ -94,6 +113,7 @@ class DirectQueue {
     std::size_t tail;
     std::uint64_t end() const { return offset + n + tail; }
   };
+  static bool conflict(const Job& a, const Job& b);  // same file and conflicts() says so
   void work();
   void write(const Job& job);
   void write_direct(const Job& job);                                                  // its n bytes
@@ -103,12 +123,13 @@ class DirectQueue {
   std::size_t size_;
   std::unique_ptr<unsigned char, void (*)(void*)> storage_;
   mutable std::mutex m_;
-  std::condition_variable work_cv_;  // jobs_ grew or stop_
-  std::condition_variable done_cv_;  // a buffer came back
+  std::condition_variable work_cv_;          // jobs_ grew or stop_
+  mutable std::condition_variable done_cv_;  // a buffer came back
   std::deque<Job> jobs_;
   std::vector<Job> running_;  // taken by a worker and not done (their buffers and ranges)
   std::vector<unsigned char*> free_;
   std::exception_ptr error_;
+  std::optional<Failure> failure_;     // error_'s write
   std::atomic<bool> refused_ = false;  // read without the lock: writers ask before every write
   bool stop_ = false;
   std::vector<std::thread> workers_;

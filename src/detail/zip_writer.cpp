@@ -3,6 +3,7 @@
 #include <isa-l/crc.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "detail/file.hpp"
 #include "keras64/error.hpp"
@@ -51,12 +52,23 @@ ErrorContext ZipWriter::where() const {
   return open_ ? ErrorContext{shown_, entries_.back().name} : ErrorContext{shown_};
 }
 
+// A write that failed on the O_DIRECT queue surfaces at a later call, maybe in a later member:
+// the error names the member that the failed write was for.
 void ZipWriter::rethrow(const ErrorContext& where) {
   try {
     throw;
   } catch (const Error& e) {
-    throw e.renamed(file_.path(), where);
+    const std::optional<std::uint64_t> at = out_.failed_at();
+    throw e.renamed(file_.path(), at ? where_at(*at) : where);
   }
+}
+
+ErrorContext ZipWriter::where_at(std::uint64_t offset) const {
+  const auto after = std::upper_bound(entries_.begin(), entries_.end(), offset,
+                                      [](std::uint64_t o, const Entry& e) { return o < e.offset; });
+  if (after == entries_.begin() || (cd_offset_ && offset >= *cd_offset_))
+    return ErrorContext{shown_};  // the central directory
+  return ErrorContext{shown_, std::prev(after)->name};
 }
 
 void ZipWriter::put(const void* data, std::size_t n, bool pinned) {
@@ -189,9 +201,7 @@ void ZipWriter::end_member() {
       throw Error(Errc::internal, where(), "compressed size exceeds deflate_bound()");
   }
   try {
-    // A write error names this member, not a later one. (The next local header shares a page
-    // with the member's last bytes, so it would wait for them anyway.)
-    out_.flush_and_wait();
+    out_.flush();
   } catch (...) {
     rethrow(where());
   }
@@ -239,6 +249,7 @@ void ZipWriter::finish() {
 
 void ZipWriter::write_central_directory() {
   const std::uint64_t cd_offset = offset_;
+  cd_offset_ = cd_offset;
   std::string b;
   auto flush = [&] {
     put(b.data(), b.size());

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -89,6 +90,7 @@ class ZipWriter {
   void write_central_directory();
   [[noreturn]] void rethrow(const ErrorContext& where);
   ErrorContext where() const;
+  ErrorContext where_at(std::uint64_t offset) const;  // the member holding that file offset
 
   File& file_;
   BufferedWriter out_;
@@ -96,6 +98,7 @@ class ZipWriter {
   std::uint64_t threshold_;
   unsigned threads_;
   std::uint64_t offset_ = 0;
+  std::optional<std::uint64_t> cd_offset_;  // where the central directory starts, once written
   std::vector<Entry> entries_;
   bool open_ = false;
   bool in_place_ = false;  // the open member is written by the caller

@@ -257,11 +257,17 @@ TEST(ZipWriter, WriteErrorNamesArchiveAndMember) {
   zip.begin_member("weight_3.npy", 100000, ZipWriter::Method::stored);
   const std::string data(100000, 'x');
   keras64::test::FileSizeLimit limit(4096);
-  // Writes are buffered (detail::BufferedWriter): the error may surface at end_member().
+  // Writes are buffered (detail::BufferedWriter), and with O_DIRECT done on other threads: the
+  // error may surface at end_member(), in the next member or at finish(), and names the member
+  // whose bytes failed wherever it surfaces.
   expect_error(
       [&] {
         zip.write(data.data(), data.size());
         zip.end_member();
+        zip.begin_member("weight_4.npy", 10, ZipWriter::Method::stored);
+        zip.write(data.data(), 10);
+        zip.end_member();
+        zip.finish();
       },
       Errc::io, "out.npz:weight_3.npy: write failed: File too large");
 }
