@@ -106,7 +106,7 @@ TEST(BufferedWriter, StartsAtTheGivenOffsetAndFlushesForPatches) {
   f.write_all("HEADER", 6);
   BufferedWriter w(f, 6, 1024);
   w.write("abc", 3);
-  w.flush_and_wait();  // (flush() alone may leave them to the O_DIRECT queue's threads)
+  w.flush_and_wait();       // (flush() alone may leave them to the O_DIRECT queue's threads)
   f.pwrite_all("X", 1, 7);  // patch a byte the writer wrote
   w.write("def", 3);
   w.finish();
