@@ -152,11 +152,6 @@ void BufferedWriter::flush() {
   flush_direct();
 }
 
-void BufferedWriter::flush_and_wait() {
-  flush();
-  if (queue_ != nullptr) queue_->wait_clear(file_.path(), 0, offset_);
-}
-
 void BufferedWriter::flush_cached() {
   if (used_ == 0) return;
   const std::size_t n = used_;

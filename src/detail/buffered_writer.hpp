@@ -61,12 +61,8 @@ class BufferedWriter {
   /// Writeback::unpin(), so that a patch neither waits for nor reads back the device.
   void write_pinned(const void* data, std::size_t n);
   /// Hands buffered bytes to the file; with O_DIRECT to the queue, which may still be writing
-  /// any of them (page-cache ones too): flush_and_wait() and finish() wait.
+  /// any of them (page-cache ones too): only finish() waits.
   void flush();
-  /// flush(), then waits for this file's writes still queued or in flight on the O_DIRECT
-  /// queue: after it, patches and reads of the file see every byte written, and their errors
-  /// have surfaced.
-  void flush_and_wait();
   /// flush(), then continues at file offset `offset`.
   void seek(std::uint64_t offset);
   /// flush(), then (own Writeback) waits until every byte written is on the device and drops it

@@ -56,14 +56,6 @@ unsigned char* DirectQueue::acquire() {
   return buf;
 }
 
-bool DirectQueue::touches(const std::string& path, std::uint64_t from, std::uint64_t to) const {
-  const auto hit = [&](const Job& j) {
-    return j.offset < to && from < j.end() && j.file->path() == path;
-  };
-  return std::any_of(jobs_.begin(), jobs_.end(), hit) ||
-         std::any_of(running_.begin(), running_.end(), hit);
-}
-
 namespace {
 
 // Whether byte ranges [a, b) and [c, d) share a byte / a page. Empty ranges share nothing.
@@ -90,14 +82,6 @@ bool DirectQueue::conflicts(std::uint64_t a_offset, std::size_t a_n, std::size_t
 bool DirectQueue::conflict(const Job& a, const Job& b) {
   return conflicts(a.offset, a.n, a.tail, b.offset, b.n, b.tail) &&
          a.file->path() == b.file->path();
-}
-
-void DirectQueue::wait_clear(const std::string& path, std::uint64_t from, std::uint64_t to) {
-  from = from / kAlign * kAlign;
-  to = (to + kAlign - 1) / kAlign * kAlign;
-  std::unique_lock lock(m_);
-  done_cv_.wait(lock, [&] { return error_ || !touches(path, from, to); });
-  check();
 }
 
 void DirectQueue::submit(std::shared_ptr<File> file, unsigned char* buf, std::size_t n,
@@ -152,7 +136,7 @@ void DirectQueue::work() {
     if (stop_) return;
     running_.push_back(std::move(jobs_.front()));
     jobs_.pop_front();
-    const Job job = running_.back();
+    Job job = running_.back();
     lock.unlock();
     std::exception_ptr failed;
     try {
@@ -174,6 +158,11 @@ void DirectQueue::work() {
       failure_->offset = job.offset;
     }
     done_cv_.notify_all();
+    // The job's files, last: if the writer is gone (abandoned after an error), this closes
+    // their descriptors, which is not work to do under the lock.
+    lock.unlock();
+    job = Job{};
+    lock.lock();
   }
 }
 

@@ -81,10 +81,6 @@ class DirectQueue {
   /// through the page cache, must not run at once (submit()'s rule).
   static bool conflicts(std::uint64_t a_offset, std::size_t a_n, std::size_t a_tail,
                         std::uint64_t b_offset, std::size_t b_n, std::size_t b_tail);
-  /// Waits until no write of the file at `path` still queued or in flight touches a page of
-  /// [from, to): a write through the page cache to such a page would read it back from the
-  /// device before the O_DIRECT write lands, and write the stale bytes over it later.
-  void wait_clear(const std::string& path, std::uint64_t from, std::uint64_t to);
   /// Gives back a buffer from acquire() without writing it.
   void release(unsigned char* buf);
   /// Waits until every submitted write is done. Rethrows the first write error:
@@ -111,14 +107,12 @@ class DirectQueue {
     std::uint64_t offset;
     std::shared_ptr<File> cached;  // for buf[n, n + tail), or null
     std::size_t tail;
-    std::uint64_t end() const { return offset + n + tail; }
   };
   static bool conflict(const Job& a, const Job& b);  // same file and conflicts() says so
   void work();
   void write(const Job& job);
-  void write_direct(const Job& job);                                                  // its n bytes
-  bool touches(const std::string& path, std::uint64_t from, std::uint64_t to) const;  // lock held
-  void check() const;  // rethrows error_; lock held
+  void write_direct(const Job& job);  // its n bytes
+  void check() const;                 // rethrows error_; lock held
 
   std::size_t size_;
   std::unique_ptr<unsigned char, void (*)(void*)> storage_;
